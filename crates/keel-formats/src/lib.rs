@@ -1,0 +1,1 @@
+//! Formats (work in progress).
