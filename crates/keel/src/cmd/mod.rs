@@ -1,0 +1,4 @@
+pub mod convert;
+pub mod gentm;
+pub mod solve;
+pub mod topo;

@@ -1,0 +1,1 @@
+solve --objective max-concurrent --path-kind edge-disjoint --paths 3 --no-class-priority --json

@@ -1,0 +1,1 @@
+topo info -t data/abilene.graphml --default-capacity 10G --json

@@ -1,0 +1,1 @@
+topo info -t data/b4.json --json
