@@ -7,6 +7,7 @@
 pub mod bound;
 mod error;
 mod exact;
+pub mod fast;
 mod greedy;
 mod lp;
 mod paths;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ParseNameError, TeError};
 pub use exact::solve_exact;
+pub use fast::{FastOptions, FastOutcome, Hooks, Progress, StopReason, WarmStart, solve_fast};
 pub use greedy::{empty_allocation, greedy};
 pub use paths::{
     CandidatePaths, PathKind, PathMetric, PathOptions, compute_paths, edge_disjoint, k_shortest,
@@ -127,6 +129,10 @@ pub enum GapKind {
     /// that produced the allocation (the last stage); `bound` is value·(1 + gap),
     /// indicative only, not a certificate.
     SolverReported,
+    /// Strict priority solved stage by stage on residual capacity: each stage's
+    /// bound certifies that stage given what the higher stages took; `bound` is
+    /// their sum, not a bound on the lexicographic optimum.
+    PerStage,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

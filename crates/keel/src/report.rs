@@ -17,6 +17,13 @@ pub struct SolveReport<'a> {
     pub solution: &'a Solution,
     pub summary: &'a Summary,
     pub violations: usize,
+    /// Set when the fast solver produced the result.
+    pub fast: Option<FastInfo>,
+}
+
+pub struct FastInfo {
+    pub iterations: usize,
+    pub stop: keel_te::StopReason,
 }
 
 fn rate(bps: f64) -> String {
@@ -119,15 +126,25 @@ pub fn solve_text(r: &SolveReport) -> String {
     }
     let _ = writeln!(o);
     let tm = &sol.timings;
+    let how = match &r.fast {
+        None => format!(
+            "exact solver, {} LP stage{}",
+            sol.stages,
+            if sol.stages == 1 { "" } else { "s" }
+        ),
+        Some(f) => format!(
+            "fast solver, {} iterations, stopped: {}",
+            f.iterations,
+            stop_text(f.stop)
+        ),
+    };
     let _ = writeln!(
         o,
-        "runtime     paths {} · build {} · solve {} · total {}  ({} LP stage{})",
+        "runtime     paths {} · build {} · solve {} · total {}  ({how})",
         ms(tm.paths),
         ms(tm.build),
         ms(tm.solve),
         ms(tm.paths + tm.build + tm.solve),
-        sol.stages,
-        if sol.stages == 1 { "" } else { "s" }
     );
     let _ = writeln!(
         o,
@@ -153,6 +170,16 @@ fn gap_kind(sol: &Solution) -> &'static str {
     match sol.gap_kind {
         keel_te::GapKind::Certified => "certified by a dual bound",
         keel_te::GapKind::SolverReported => "as reported by the solver per stage",
+        keel_te::GapKind::PerStage => "certified per priority stage on residual capacity",
+    }
+}
+
+fn stop_text(stop: keel_te::StopReason) -> &'static str {
+    match stop {
+        keel_te::StopReason::GapReached => "gap reached",
+        keel_te::StopReason::TimeLimit => "time limit",
+        keel_te::StopReason::Cancelled => "interrupted",
+        keel_te::StopReason::IterationLimit => "iteration limit",
     }
 }
 
@@ -189,6 +216,7 @@ pub fn solve_json(r: &SolveReport) -> Value {
             "gap_kind": match sol.gap_kind {
                 keel_te::GapKind::Certified => "certified",
                 keel_te::GapKind::SolverReported => "solver-reported",
+                keel_te::GapKind::PerStage => "per-stage",
             },
         },
         "carried_bps": s.carried,
@@ -203,7 +231,9 @@ pub fn solve_json(r: &SolveReport) -> Value {
             "solve": tm.solve.as_secs_f64(),
             "total": (tm.paths + tm.build + tm.solve).as_secs_f64(),
         },
-        "lp_stages": sol.stages,
+        "solver": if r.fast.is_some() { "fast" } else { "exact" },
+        "stages": sol.stages,
+        "fast": r.fast.as_ref().map(|f| json!({ "iterations": f.iterations, "stop": stop_text(f.stop) })),
         "verified": r.violations == 0,
     })
 }

@@ -188,3 +188,49 @@ fn convert_round_trips_through_native_toml() {
     b["source"] = Value::Null;
     assert_eq!(a, b);
 }
+
+#[test]
+fn fast_solver_reports_a_certified_gap_and_a_verified_allocation() {
+    let tm = tmp("b4-fast.toml");
+    let g = keel(&[
+        "gen-tm",
+        "-t",
+        "data/b4.json",
+        "--model",
+        "gravity",
+        "--scale",
+        "300",
+        "--seed",
+        "4",
+        "--out",
+        tm.to_str().expect("utf-8"),
+    ]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    for objective in ["max-flow", "mlu", "max-concurrent"] {
+        let o = keel(&[
+            "solve",
+            "-t",
+            "data/b4.json",
+            "--traffic",
+            tm.to_str().expect("utf-8"),
+            "--solver",
+            "fast",
+            "--gap",
+            "0.01",
+            "--objective",
+            objective,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{objective}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v["solver"], "fast");
+        assert_eq!(v["verified"], true);
+        assert_eq!(v["objective"]["gap_kind"], "certified");
+        let gap = v["objective"]["gap"].as_f64().expect("gap");
+        let stop = v["fast"]["stop"].as_str().expect("stop");
+        assert!(
+            gap <= 0.01 || stop != "gap reached",
+            "{objective}: gap {gap}, stop {stop}"
+        );
+    }
+}

@@ -1,17 +1,20 @@
 //! `keel solve`: engineer a traffic matrix over a topology and explain the result.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 use keel_formats::TrafficFormat;
 use keel_te::{
-    CandidatePaths, Fairness, Objective, PathKind, PathMetric, PathOptions, Problem, SolveOptions,
-    Tolerance,
+    CandidatePaths, Fairness, FastOptions, Hooks, Objective, PathKind, PathMetric, PathOptions,
+    Problem, SolveOptions, Tolerance,
 };
 
 use crate::input::{self, TopologyArgs};
-use crate::report::{self, SolveReport};
+use crate::report::{self, FastInfo, SolveReport};
 
 /// Compute paths and split ratios that carry the traffic matrix best.
 ///
@@ -54,9 +57,20 @@ pub struct Args {
     /// Keep paths longer than their class's latency bound.
     #[arg(long)]
     pub ignore_latency_bounds: bool,
-    /// Solver. `exact` solves the path-form LP with an interior-point method.
-    #[arg(long, default_value = "exact", value_parser = ["exact"])]
-    pub solver: String,
+    /// Solver. `exact` solves the path-form LP with an interior-point method;
+    /// `fast` descends a smoothed dual over link prices and stops at --gap, with
+    /// a certified bound either way; `auto` picks exact for small instances
+    /// (up to 20,000 candidate paths) and fast otherwise.
+    #[arg(long, default_value = "auto")]
+    pub solver: SolverChoice,
+    /// Fast solver: stop once the certified optimality gap is at most this
+    /// fraction (0.001 = 0.1%).
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub gap: f64,
+    /// Fast solver: stop after this many seconds with the best allocation so far
+    /// (Ctrl-C does the same at any time).
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
     /// Treat all classes alike instead of serving them in strict priority order.
     #[arg(long)]
     pub no_class_priority: bool,
@@ -76,10 +90,29 @@ pub struct Args {
     pub export_lp: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SolverChoice {
+    Auto,
+    Exact,
+    Fast,
+}
+
+/// Largest instance (candidate paths) `--solver auto` gives the exact solver.
+const AUTO_EXACT_MAX_PATHS: usize = 20_000;
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.paths == 0 {
         return Err(input::UsageError("--paths must be at least 1".into()).into());
     }
+    if !(args.gap.is_finite() && args.gap >= 0.0) {
+        return Err(input::UsageError(format!("--gap {} must be >= 0", args.gap)).into());
+    }
+    let time_limit = match args.time_limit {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(input::UsageError(format!("--time-limit {t} must be > 0")).into());
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
     let (topology, source) = args.topo.load()?;
     let traffic = input::load_traffic(
         args.traffic.as_deref(),
@@ -112,7 +145,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.export_lp {
         input::write_output(path, &export_lp(&problem, &solve_opts)?)?;
     }
-    let mut solution = keel_te::solve_exact(&problem, &solve_opts)?;
+    let solver = match args.solver {
+        SolverChoice::Auto if paths.total() <= AUTO_EXACT_MAX_PATHS => SolverChoice::Exact,
+        SolverChoice::Auto => SolverChoice::Fast,
+        chosen => chosen,
+    };
+    if solver == SolverChoice::Fast && args.fairness == Fairness::MaxMin {
+        return Err(input::UsageError("--fairness max-min needs --solver exact".into()).into());
+    }
+    let (mut solution, fast) = match solver {
+        SolverChoice::Fast => {
+            let fast_opts = FastOptions {
+                objective: args.objective,
+                class_priority: !args.no_class_priority,
+                gap: args.gap,
+                time_limit,
+            };
+            let outcome = run_fast(&problem, &fast_opts)?;
+            let info = FastInfo {
+                iterations: outcome.iterations,
+                stop: outcome.stop,
+            };
+            (outcome.solution, Some(info))
+        }
+        _ => (keel_te::solve_exact(&problem, &solve_opts)?, None),
+    };
     solution.timings.paths = path_time;
 
     let tolerance = Tolerance {
@@ -155,6 +212,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         solution: &solution,
         summary: &summary,
         violations,
+        fast,
     };
     if args.json {
         println!(
@@ -173,6 +231,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "the verifier rejected the allocation ({violations} violations): this is a bug in Keel"
     );
     Ok(())
+}
+
+/// Runs the fast solver with a progress bar (on a terminal) showing the
+/// certified gap, and Ctrl-C returning the best allocation so far.
+fn run_fast(problem: &Problem, opts: &FastOptions) -> anyhow::Result<keel_te::FastOutcome> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    // A second handler cannot be installed; a failure only loses graceful Ctrl-C.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let progress = |p: &keel_te::Progress| {
+        bar.set_message(format!(
+            "stage {}/{} · {} iterations · certified gap {:.3}%",
+            p.stage + 1,
+            p.stages,
+            p.iterations,
+            p.gap * 100.0
+        ));
+        bar.tick();
+    };
+    let hooks = Hooks {
+        progress: Some(&progress),
+        cancel: Some(&cancel),
+    };
+    let outcome = keel_te::solve_fast(problem, opts, None, hooks);
+    bar.finish_and_clear();
+    Ok(outcome?)
 }
 
 /// The LP instance as plain numbers: enough for an independent solver to rebuild

@@ -1,0 +1,144 @@
+//! The smoothed dual and its gradient: one pass over all candidate paths.
+//!
+//! Both problems are dualised over link prices λ ≥ 0 (one per link: few, even for
+//! continental networks), and the per-demand minimum over paths is replaced by a
+//! soft minimum of temperature μ. The result is smooth in λ, its gradient is a link
+//! load vector, and the flows that produce that load are a primal point.
+
+use rayon::prelude::*;
+
+use super::compact::Compact;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// max Σx s.t. Σ_p x_dp ≤ D_d, loads ≤ c. Dual (minimise over λ ≥ 0):
+    /// Σ c_e λ_e + Σ_d D_d·max(0, 1 − min_p λ(p)); each demand may also "drop"
+    /// its traffic at value 0, which the soft maximum includes.
+    MaxFlow,
+    /// Route all demand: Σ_d D_d·min_p λ(p) (maximise over prices with Σ c·λ = 1)
+    /// bounds the maximum utilisation from below.
+    Routing,
+}
+
+pub(crate) struct Eval {
+    /// The smoothed dual value.
+    pub smooth: f64,
+    /// The exact (non-smooth) dual value at the same prices: a bound.
+    pub exact: f64,
+    /// Link loads of the smoothed flows (scaled units).
+    pub load: Vec<f64>,
+}
+
+/// Soft flows of one demand over its path prices, written to `out`; returns the
+/// demand's (smooth, exact) dual terms.
+fn demand_terms(kind: Kind, rate: f64, prices: &[f64], mu: f64, out: &mut [f64]) -> (f64, f64) {
+    let min_price = prices.iter().copied().fold(f64::INFINITY, f64::min);
+    match kind {
+        Kind::MaxFlow => {
+            // Utilities a_p = (1 − π_p)/μ against the drop option's 0.
+            let top = ((1.0 - min_price) / mu).max(0.0);
+            let mut sum = (-top).exp();
+            for (o, &pi) in out.iter_mut().zip(prices) {
+                *o = ((1.0 - pi) / mu - top).exp();
+                sum += *o;
+            }
+            for o in out.iter_mut() {
+                *o *= rate / sum;
+            }
+            (
+                rate * mu * (top + sum.ln()),
+                rate * (1.0 - min_price).max(0.0),
+            )
+        }
+        Kind::Routing => {
+            let mut sum = 0.0;
+            for (o, &pi) in out.iter_mut().zip(prices) {
+                *o = (-(pi - min_price) / mu).exp();
+                sum += *o;
+            }
+            for o in out.iter_mut() {
+                *o *= rate / sum;
+            }
+            (rate * (min_price - mu * sum.ln()), rate * min_price)
+        }
+    }
+}
+
+fn path_price(c: &Compact, price: &[f64], p: usize) -> f64 {
+    c.path_links(p).iter().map(|&l| price[l as usize]).sum()
+}
+
+/// Smoothed and exact dual terms of all demands plus the soft flows' link loads.
+/// For `MaxFlow` the Σ c·λ term is included; for `Routing` it is not (the caller
+/// keeps Σ c·λ = 1).
+pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Eval {
+    let n_links = c.link_count();
+    let (smooth, exact, load) = c
+        .chunks()
+        .into_par_iter()
+        .map(|range| {
+            let mut load = vec![0.0; n_links];
+            let (mut smooth, mut exact) = (0.0, 0.0);
+            let mut prices = Vec::new();
+            let mut flows = Vec::new();
+            for i in range {
+                let paths = c.paths(i);
+                prices.clear();
+                prices.extend(paths.clone().map(|p| path_price(c, price, p)));
+                flows.resize(prices.len(), 0.0);
+                let (s, e) = demand_terms(kind, c.rate[i], &prices, mu, &mut flows);
+                smooth += s;
+                exact += e;
+                for (p, &x) in paths.zip(&flows) {
+                    for &l in c.path_links(p) {
+                        load[l as usize] += x;
+                    }
+                }
+            }
+            (smooth, exact, load)
+        })
+        .reduce(
+            || (0.0, 0.0, vec![0.0; n_links]),
+            |mut a, b| {
+                a.0 += b.0;
+                a.1 += b.1;
+                a.2.iter_mut().zip(&b.2).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    let fixed = match kind {
+        Kind::MaxFlow => c.cap.iter().zip(price).map(|(c, l)| c * l).sum(),
+        Kind::Routing => 0.0,
+    };
+    Eval {
+        smooth: smooth + fixed,
+        exact: exact + fixed,
+        load,
+    }
+}
+
+/// The soft flows themselves, one entry per path (scaled units).
+pub(crate) fn flows(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Vec<f64> {
+    let mut x = vec![0.0; c.path_count()];
+    let ranges = c.chunks();
+    let mut pieces = Vec::with_capacity(ranges.len());
+    let mut rest: &mut [f64] = &mut x;
+    for r in &ranges {
+        let len = c.path_start[r.end] - c.path_start[r.start];
+        let (head, tail) = rest.split_at_mut(len);
+        pieces.push((r.clone(), head));
+        rest = tail;
+    }
+    pieces.into_par_iter().for_each(|(range, out)| {
+        let base = c.path_start[range.start];
+        let mut prices = Vec::new();
+        for i in range {
+            let paths = c.paths(i);
+            prices.clear();
+            prices.extend(paths.clone().map(|p| path_price(c, price, p)));
+            let slot = &mut out[paths.start - base..paths.end - base];
+            demand_terms(kind, c.rate[i], &prices, mu, slot);
+        }
+    });
+    x
+}

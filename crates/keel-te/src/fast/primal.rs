@@ -1,0 +1,95 @@
+//! Turning soft flows into an exactly feasible allocation.
+
+use super::compact::Compact;
+
+pub(crate) fn loads(c: &Compact, x: &[f64]) -> Vec<f64> {
+    let mut load = vec![0.0; c.link_count()];
+    for (p, &v) in x.iter().enumerate() {
+        if v > 0.0 {
+            for &l in c.path_links(p) {
+                load[l as usize] += v;
+            }
+        }
+    }
+    load
+}
+
+/// Scales every path down by the worst overload factor on it, so that no link
+/// exceeds its capacity. Scaling can only lower other links' loads.
+pub(crate) fn fit_capacity(c: &Compact, x: &mut [f64]) {
+    let load = loads(c, x);
+    let factor: Vec<f64> = c
+        .cap
+        .iter()
+        .zip(&load)
+        .map(|(&cap, &l)| {
+            if l > cap {
+                // The margin absorbs rounding in the load sums.
+                (cap / l * (1.0 - 1e-12)).max(0.0)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    for (p, v) in x.iter_mut().enumerate() {
+        let f = c
+            .path_links(p)
+            .iter()
+            .map(|&l| factor[l as usize])
+            .fold(1.0, f64::min);
+        *v *= f;
+    }
+}
+
+/// Greedily adds each demand's unserved traffic onto its paths, cheapest first
+/// under `price`, as far as residual capacity allows. Keeps feasibility.
+pub(crate) fn fill(c: &Compact, x: &mut [f64], price: &[f64]) {
+    let mut residual: Vec<f64> = c
+        .cap
+        .iter()
+        .zip(loads(c, x))
+        .map(|(cap, l)| (cap - l).max(0.0))
+        .collect();
+    let mut order = Vec::new();
+    for i in 0..c.demand_count() {
+        let paths = c.paths(i);
+        let mut missing = c.rate[i] - x[paths.clone()].iter().sum::<f64>();
+        if missing <= 0.0 {
+            continue;
+        }
+        order.clear();
+        order.extend(paths.map(|p| {
+            let cost: f64 = c.path_links(p).iter().map(|&l| price[l as usize]).sum();
+            (cost, p)
+        }));
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for &(_, p) in &order {
+            let links = c.path_links(p);
+            let room = links
+                .iter()
+                .map(|&l| residual[l as usize])
+                .fold(f64::INFINITY, f64::min);
+            let add = missing.min(room) * (1.0 - 1e-12);
+            if add <= 0.0 {
+                continue;
+            }
+            x[p] += add;
+            missing -= add;
+            for &l in links {
+                residual[l as usize] = (residual[l as usize] - add).max(0.0);
+            }
+            if missing <= 0.0 {
+                break;
+            }
+        }
+    }
+}
+
+/// Largest load / capacity.
+pub(crate) fn max_utilisation(c: &Compact, x: &[f64]) -> f64 {
+    loads(c, x)
+        .iter()
+        .zip(&c.cap)
+        .map(|(l, cap)| if *l > 0.0 { l / cap } else { 0.0 })
+        .fold(0.0, f64::max)
+}
