@@ -378,8 +378,13 @@ impl Run<'_> {
         let mut mu = MU_START;
         let mut best_bound = f64::INFINITY;
         let mut best_prices = lambda0.clone();
-        let eval = |lambda: &[f64], mu: f64, best_bound: &mut f64, best_prices: &mut Vec<f64>| {
-            let e = oracle::evaluate(c, Kind::MaxFlow, lambda, mu);
+        let mut xbuf = vec![0.0; c.path_count()];
+        let eval = |lambda: &[f64],
+                    mu: f64,
+                    best_bound: &mut f64,
+                    best_prices: &mut Vec<f64>,
+                    x: &mut [f64]| {
+            let e = oracle::evaluate(c, Kind::MaxFlow, lambda, mu, x);
             if e.exact < *best_bound {
                 *best_bound = e.exact;
                 best_prices.clear();
@@ -388,7 +393,7 @@ impl Run<'_> {
             let grad: Vec<f64> = c.cap.iter().zip(&e.load).map(|(c, l)| c - l).collect();
             (e.smooth, grad)
         };
-        let (f0, g0) = eval(&lambda0, mu, &mut best_bound, &mut best_prices);
+        let (f0, g0) = eval(&lambda0, mu, &mut best_bound, &mut best_prices, &mut xbuf);
         let mut spg = Spg::new(lambda0, f0, g0);
         let mut best_x: Vec<f64> = vec![0.0; c.path_count()];
         let mut best_value = 0.0;
@@ -398,7 +403,7 @@ impl Run<'_> {
                 iterations += 1;
                 self.iterations += 1;
                 let moved = spg.step(
-                    |z| eval(z, mu, &mut best_bound, &mut best_prices),
+                    |z| eval(z, mu, &mut best_bound, &mut best_prices, &mut xbuf),
                     spg::project_nonnegative,
                 );
                 if !moved {
@@ -432,7 +437,13 @@ impl Run<'_> {
             let next = (mu * 0.5).max(floor.max(1e-9));
             if next < mu {
                 mu = next;
-                let (f, g) = eval(&spg.z.clone(), mu, &mut best_bound, &mut best_prices);
+                let (f, g) = eval(
+                    &spg.z.clone(),
+                    mu,
+                    &mut best_bound,
+                    &mut best_prices,
+                    &mut xbuf,
+                );
                 spg.reset(f, g);
             }
         }
@@ -479,53 +490,69 @@ impl Run<'_> {
         let mut best_w = w_start.clone();
         // μ is relative to the mean cheapest path price, which the first
         // evaluation measures.
-        let first = oracle::evaluate(c, Kind::Routing, &to_lambda(&w_start), 1e-12);
+        let mut xbuf = vec![0.0; c.path_count()];
+        let first = oracle::evaluate(c, Kind::Routing, &to_lambda(&w_start), 1e-12, &mut xbuf);
         let mean_price = (first.exact / total).max(f64::MIN_POSITIVE);
         let mut mu = MU_START * mean_price;
-        let eval = |w: &[f64], mu: f64, best_lower: &mut f64, best_w: &mut Vec<f64>| {
-            let e = oracle::evaluate(c, Kind::Routing, &to_lambda(w), mu);
-            let norm: f64 = w
-                .iter()
-                .zip(&usable)
-                .filter(|(_, u)| **u)
-                .map(|(w, _)| w)
-                .sum();
-            let lower = if norm > 0.0 { e.exact / norm } else { 0.0 };
-            if lower > *best_lower {
-                *best_lower = lower;
-                best_w.clear();
-                best_w.extend_from_slice(w);
-            }
-            // Minimise −h_μ: its gradient in w is −utilisation.
-            let grad: Vec<f64> = e
-                .load
-                .iter()
-                .zip(&c.cap)
-                .map(|(l, cap)| if *cap > 0.0 { -l / cap } else { 0.0 })
-                .collect();
-            (-e.smooth, grad)
-        };
-        let (f0, g0) = eval(&w_start, mu, &mut best_lower, &mut best_w);
+        let eval =
+            |w: &[f64], mu: f64, best_lower: &mut f64, best_w: &mut Vec<f64>, x: &mut [f64]| {
+                let e = oracle::evaluate(c, Kind::Routing, &to_lambda(w), mu, x);
+                let norm: f64 = w
+                    .iter()
+                    .zip(&usable)
+                    .filter(|(_, u)| **u)
+                    .map(|(w, _)| w)
+                    .sum();
+                let lower = if norm > 0.0 { e.exact / norm } else { 0.0 };
+                if lower > *best_lower {
+                    *best_lower = lower;
+                    best_w.clear();
+                    best_w.extend_from_slice(w);
+                }
+                // Minimise −h_μ: its gradient in w is −utilisation.
+                let grad: Vec<f64> = e
+                    .load
+                    .iter()
+                    .zip(&c.cap)
+                    .map(|(l, cap)| if *cap > 0.0 { -l / cap } else { 0.0 })
+                    .collect();
+                (-e.smooth, grad)
+            };
+        let (f0, g0) = eval(&w_start, mu, &mut best_lower, &mut best_w, &mut xbuf);
         let mut spg = Spg::new(w_start, f0, g0);
         let mut best_x = Vec::new();
         let mut best_mlu = f64::INFINITY;
         let mut iterations = 0;
+        // Flows at single dual iterates oscillate; their running average over a
+        // phase converges to a good routing (and by convexity its MLU is at most
+        // the average of theirs).
+        let mut average = vec![0.0; c.path_count()];
         loop {
+            average.iter_mut().for_each(|v| *v = 0.0);
+            let mut averaged = 0;
             for _ in 0..PHASE_ITERATIONS {
                 iterations += 1;
                 self.iterations += 1;
                 if !spg.step(
-                    |z| eval(z, mu, &mut best_lower, &mut best_w),
+                    |z| eval(z, mu, &mut best_lower, &mut best_w, &mut xbuf),
                     spg::project_simplex,
                 ) {
                     break;
                 }
+                // The last evaluation is the accepted point.
+                average.iter_mut().zip(&xbuf).for_each(|(a, x)| *a += x);
+                averaged += 1;
             }
-            let x = oracle::flows(c, Kind::Routing, &to_lambda(&spg.z), mu);
-            let mlu = primal::max_utilisation(c, &x);
-            if mlu < best_mlu {
-                best_mlu = mlu;
-                best_x = x;
+            let mut candidates = vec![oracle::flows(c, Kind::Routing, &to_lambda(&spg.z), mu)];
+            if averaged > 0 {
+                candidates.push(average.iter().map(|v| v / averaged as f64).collect());
+            }
+            for x in candidates {
+                let mlu = primal::max_utilisation(c, &x);
+                if mlu < best_mlu {
+                    best_mlu = mlu;
+                    best_x = x;
+                }
             }
             let (value, bound) = routing_figures(objective, best_mlu, best_lower);
             let gap = relative_gap(value, bound);
@@ -545,7 +572,7 @@ impl Run<'_> {
             let next = (mu * 0.5).max(floor.max(f64::MIN_POSITIVE));
             if next < mu {
                 mu = next;
-                let (f, g) = eval(&spg.z.clone(), mu, &mut best_lower, &mut best_w);
+                let (f, g) = eval(&spg.z.clone(), mu, &mut best_lower, &mut best_w, &mut xbuf);
                 spg.reset(f, g);
             }
         }

@@ -68,30 +68,29 @@ fn path_price(c: &Compact, price: &[f64], p: usize) -> f64 {
     c.path_links(p).iter().map(|&l| price[l as usize]).sum()
 }
 
-/// Smoothed and exact dual terms of all demands plus the soft flows' link loads.
-/// For `MaxFlow` the Σ c·λ term is included; for `Routing` it is not (the caller
-/// keeps Σ c·λ = 1).
-pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Eval {
+/// Smoothed and exact dual terms of all demands plus the soft flows' link loads;
+/// the flows themselves (one entry per path) go to `x`. For `MaxFlow` the Σ c·λ
+/// term is included; for `Routing` it is not (the caller keeps Σ c·λ = 1).
+pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64, x: &mut [f64]) -> Eval {
     let n_links = c.link_count();
-    let (smooth, exact, load) = c
-        .chunks()
+    let (smooth, exact, load) = split_by_chunks(c, x)
         .into_par_iter()
-        .map(|range| {
+        .map(|(range, out)| {
+            let base = c.path_start[range.start];
             let mut load = vec![0.0; n_links];
             let (mut smooth, mut exact) = (0.0, 0.0);
             let mut prices = Vec::new();
-            let mut flows = Vec::new();
             for i in range {
                 let paths = c.paths(i);
                 prices.clear();
                 prices.extend(paths.clone().map(|p| path_price(c, price, p)));
-                flows.resize(prices.len(), 0.0);
-                let (s, e) = demand_terms(kind, c.rate[i], &prices, mu, &mut flows);
+                let flows = &mut out[paths.start - base..paths.end - base];
+                let (s, e) = demand_terms(kind, c.rate[i], &prices, mu, flows);
                 smooth += s;
                 exact += e;
-                for (p, &x) in paths.zip(&flows) {
+                for (p, &v) in paths.zip(flows.iter()) {
                     for &l in c.path_links(p) {
-                        load[l as usize] += x;
+                        load[l as usize] += v;
                     }
                 }
             }
@@ -117,28 +116,26 @@ pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Eval 
     }
 }
 
-/// The soft flows themselves, one entry per path (scaled units).
-pub(crate) fn flows(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Vec<f64> {
-    let mut x = vec![0.0; c.path_count()];
+/// `x` cut into the path ranges of `c.chunks()`, for parallel writes.
+fn split_by_chunks<'x>(
+    c: &Compact,
+    x: &'x mut [f64],
+) -> Vec<(std::ops::Range<usize>, &'x mut [f64])> {
     let ranges = c.chunks();
     let mut pieces = Vec::with_capacity(ranges.len());
-    let mut rest: &mut [f64] = &mut x;
-    for r in &ranges {
+    let mut rest = x;
+    for r in ranges {
         let len = c.path_start[r.end] - c.path_start[r.start];
         let (head, tail) = rest.split_at_mut(len);
-        pieces.push((r.clone(), head));
+        pieces.push((r, head));
         rest = tail;
     }
-    pieces.into_par_iter().for_each(|(range, out)| {
-        let base = c.path_start[range.start];
-        let mut prices = Vec::new();
-        for i in range {
-            let paths = c.paths(i);
-            prices.clear();
-            prices.extend(paths.clone().map(|p| path_price(c, price, p)));
-            let slot = &mut out[paths.start - base..paths.end - base];
-            demand_terms(kind, c.rate[i], &prices, mu, slot);
-        }
-    });
+    pieces
+}
+
+/// The soft flows alone, one entry per path (scaled units).
+pub(crate) fn flows(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Vec<f64> {
+    let mut x = vec![0.0; c.path_count()];
+    evaluate(c, kind, price, mu, &mut x);
     x
 }
