@@ -36,31 +36,19 @@ impl TrafficMatrix {
         classes: ClassSet,
         demands: Vec<Demand>,
     ) -> Result<Self, ModelError> {
-        let name = |s: SiteId| {
-            topology
-                .sites()
-                .get(s.index())
-                .map(|x| x.id.clone())
-                .ok_or_else(|| ModelError::UnknownSite(format!("#{}", s.0)))
-        };
-        let mut reach: Vec<Option<Vec<bool>>> = vec![None; topology.site_count()];
-        for d in &demands {
-            let (src, dst) = (name(d.src)?, name(d.dst)?);
-            if d.class.index() >= classes.len() {
-                return Err(ModelError::UnknownClass(format!("#{}", d.class.0)));
-            }
-            let rate = d.rate.bps();
-            if !(rate.is_finite() && rate >= 0.0) {
-                return Err(ModelError::InvalidRate { src, dst, rate });
-            }
-            if d.src == d.dst {
-                return Err(ModelError::SelfDemand { src, dst });
-            }
-            let mask = reach[d.src.index()].get_or_insert_with(|| topology.reachable_from(d.src));
-            if !mask[d.dst.index()] {
-                return Err(ModelError::Disconnected { src, dst });
-            }
-        }
+        check(topology, &classes, &demands, true)?;
+        Ok(TrafficMatrix { classes, demands })
+    }
+
+    /// Like [`TrafficMatrix::new`], but demands between sites the topology does
+    /// not connect are accepted: after failures some traffic has no path and is
+    /// simply not carried.
+    pub fn new_allow_unreachable(
+        topology: &Topology,
+        classes: ClassSet,
+        demands: Vec<Demand>,
+    ) -> Result<Self, ModelError> {
+        check(topology, &classes, &demands, false)?;
         Ok(TrafficMatrix { classes, demands })
     }
 
@@ -106,6 +94,45 @@ impl TrafficMatrix {
             demands,
         })
     }
+}
+
+/// Sites exist and differ, the rate is finite and non-negative, the class exists,
+/// and (when asked) the destination is reachable from the source.
+fn check(
+    topology: &Topology,
+    classes: &ClassSet,
+    demands: &[Demand],
+    require_reachable: bool,
+) -> Result<(), ModelError> {
+    let name = |s: SiteId| {
+        topology
+            .sites()
+            .get(s.index())
+            .map(|x| x.id.clone())
+            .ok_or_else(|| ModelError::UnknownSite(format!("#{}", s.0)))
+    };
+    let mut reach: Vec<Option<Vec<bool>>> = vec![None; topology.site_count()];
+    for d in demands {
+        let (src, dst) = (name(d.src)?, name(d.dst)?);
+        if d.class.index() >= classes.len() {
+            return Err(ModelError::UnknownClass(format!("#{}", d.class.0)));
+        }
+        let rate = d.rate.bps();
+        if !(rate.is_finite() && rate >= 0.0) {
+            return Err(ModelError::InvalidRate { src, dst, rate });
+        }
+        if d.src == d.dst {
+            return Err(ModelError::SelfDemand { src, dst });
+        }
+        if !require_reachable {
+            continue;
+        }
+        let mask = reach[d.src.index()].get_or_insert_with(|| topology.reachable_from(d.src));
+        if !mask[d.dst.index()] {
+            return Err(ModelError::Disconnected { src, dst });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -161,6 +188,14 @@ mod tests {
         assert!(matches!(
             err(vec![d(SiteId(42), z, 1.0)]),
             Some(ModelError::UnknownSite(_))
+        ));
+        // After failures, unreachable demands are allowed but nothing else is.
+        assert!(
+            TrafficMatrix::new_allow_unreachable(&t, classes.clone(), vec![d(z, a, 1.0)]).is_ok()
+        );
+        assert!(matches!(
+            TrafficMatrix::new_allow_unreachable(&t, classes.clone(), vec![d(a, a, 1.0)]),
+            Err(ModelError::SelfDemand { .. })
         ));
     }
 }

@@ -3,6 +3,7 @@
 mod cmd;
 mod input;
 mod report;
+mod warm;
 
 use std::process::ExitCode;
 

@@ -410,7 +410,8 @@ impl Run<'_> {
                     break;
                 }
             }
-            let mut x = oracle::flows(c, Kind::MaxFlow, &spg.z, mu);
+            // The last evaluation was at the accepted point: its flows are in xbuf.
+            let mut x = xbuf.clone();
             primal::fit_capacity(c, &mut x);
             primal::fill(c, &mut x, &spg.z);
             let value: f64 = x.iter().sum();

@@ -8,13 +8,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use keel_formats::TrafficFormat;
+use keel_model::spec::TopologySpec;
+use keel_model::{Topology, TrafficMatrix};
 use keel_te::{
     CandidatePaths, Fairness, FastOptions, Hooks, Objective, PathKind, PathMetric, PathOptions,
-    Problem, SolveOptions, Tolerance,
+    Problem, SolveOptions, Tolerance, WarmStart,
 };
 
 use crate::input::{self, TopologyArgs};
 use crate::report::{self, FastInfo, SolveReport};
+use crate::warm;
 
 /// Compute paths and split ratios that carry the traffic matrix best.
 ///
@@ -77,6 +80,18 @@ pub struct Args {
     /// Share within a class: none (any optimum) or max-min fair.
     #[arg(long, default_value = "none")]
     pub fairness: Fairness,
+    /// Take a link out of service before solving (its id, as `keel topo info
+    /// --json` or the allocation file names it, e.g. `NYCM->CHIN`); repeatable.
+    /// Demands it disconnects are reported as not carried.
+    #[arg(long = "fail-link", value_name = "LINK")]
+    pub fail_links: Vec<String>,
+    /// Fast solver: start from the link prices saved by an earlier solve
+    /// (`--save-warm-start`), e.g. after the traffic or a link changed.
+    #[arg(long, value_name = "FILE")]
+    pub warm_start: Option<PathBuf>,
+    /// Fast solver: save the final link prices, by link id, to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_warm_start: Option<PathBuf>,
     /// Print the result as one JSON object instead of the readable summary.
     #[arg(long)]
     pub json: bool,
@@ -120,6 +135,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &args.topo,
         &topology,
     )?;
+    let (topology, traffic) = if args.fail_links.is_empty() {
+        (topology, traffic)
+    } else {
+        fail_links(&topology, &traffic, &args.fail_links)?
+    };
+    let warm = match &args.warm_start {
+        Some(path) => Some(warm::load(path, &topology)?),
+        None => None,
+    };
 
     let path_opts = PathOptions {
         k: args.paths,
@@ -161,7 +185,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 gap: args.gap,
                 time_limit,
             };
-            let outcome = run_fast(&problem, &fast_opts)?;
+            let outcome = run_fast(&problem, &fast_opts, warm.as_ref())?;
+            if let Some(path) = &args.save_warm_start {
+                warm::save(path, &topology, &outcome.warm)?;
+            }
             let info = FastInfo {
                 iterations: outcome.iterations,
                 stop: outcome.stop,
@@ -235,7 +262,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Runs the fast solver with a progress bar (on a terminal) showing the
 /// certified gap, and Ctrl-C returning the best allocation so far.
-fn run_fast(problem: &Problem, opts: &FastOptions) -> anyhow::Result<keel_te::FastOutcome> {
+fn run_fast(
+    problem: &Problem,
+    opts: &FastOptions,
+    warm: Option<&WarmStart>,
+) -> anyhow::Result<keel_te::FastOutcome> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     // A second handler cannot be installed; a failure only loses graceful Ctrl-C.
@@ -259,9 +290,33 @@ fn run_fast(problem: &Problem, opts: &FastOptions) -> anyhow::Result<keel_te::Fa
         progress: Some(&progress),
         cancel: Some(&cancel),
     };
-    let outcome = keel_te::solve_fast(problem, opts, None, hooks);
+    let outcome = keel_te::solve_fast(problem, opts, warm, hooks);
     bar.finish_and_clear();
     Ok(outcome?)
+}
+
+/// The topology without the named links, and the traffic re-checked against it
+/// (site indices are unchanged: only links go).
+fn fail_links(
+    topology: &Topology,
+    traffic: &TrafficMatrix,
+    failed: &[String],
+) -> anyhow::Result<(Topology, TrafficMatrix)> {
+    let mut spec = TopologySpec::from_topology(topology);
+    for id in failed {
+        if !spec.links.iter().any(|l| l.id.as_deref() == Some(id)) {
+            return Err(input::UsageError(format!("--fail-link: no link `{id}`")).into());
+        }
+    }
+    spec.links
+        .retain(|l| l.id.as_ref().is_none_or(|id| !failed.contains(id)));
+    let reduced = spec.into_topology()?;
+    let tm = TrafficMatrix::new_allow_unreachable(
+        &reduced,
+        traffic.classes().clone(),
+        traffic.demands().to_vec(),
+    )?;
+    Ok((reduced, tm))
 }
 
 /// The LP instance as plain numbers: enough for an independent solver to rebuild
