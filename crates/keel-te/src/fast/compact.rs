@@ -1,6 +1,46 @@
 //! Candidate paths packed into flat arrays, in capacity-scaled units.
 
+use rustc_hash::FxHashMap;
+
 use crate::Problem;
+
+/// Link runs shared by many paths. Long-haul networks are full of chains of
+/// sites with exactly two neighbours; every simple path through such a site
+/// enters from one neighbour and leaves to the other, so paths split at the other
+/// sites into runs that recur across demands. Pricing a run once per iteration and
+/// paths by runs cuts the work per iteration by the mean run length.
+#[derive(Default)]
+pub(crate) struct Segments {
+    /// Segment s covers `links[start[s]..start[s + 1]]`.
+    pub start: Vec<usize>,
+    pub links: Vec<u32>,
+    /// Fx hashing: the keys are short integer runs, millions of lookups.
+    index: FxHashMap<Vec<u32>, u32>,
+}
+
+impl Segments {
+    fn intern(&mut self, run: &[u32]) -> u32 {
+        if let Some(&s) = self.index.get(run) {
+            return s;
+        }
+        if self.start.is_empty() {
+            self.start.push(0);
+        }
+        let id = (self.start.len() - 1) as u32;
+        self.links.extend_from_slice(run);
+        self.start.push(self.links.len());
+        self.index.insert(run.to_vec(), id);
+        id
+    }
+
+    pub fn count(&self) -> usize {
+        self.start.len().saturating_sub(1)
+    }
+
+    pub fn links_of(&self, s: usize) -> &[u32] {
+        &self.links[self.start[s]..self.start[s + 1]]
+    }
+}
 
 /// The part of a problem the fast solver iterates over: demands with traffic and
 /// at least one candidate path, their paths as link-index runs, all rates and
@@ -15,6 +55,11 @@ pub(crate) struct Compact {
     /// Links of path p are `links[link_start[p]..link_start[p + 1]]`.
     pub link_start: Vec<usize>,
     pub links: Vec<u32>,
+    /// The same paths as runs of shared segments (see `Segments`): path p is
+    /// `path_segs[seg_run_start[p]..seg_run_start[p + 1]]`.
+    pub seg_run_start: Vec<usize>,
+    pub path_segs: Vec<u32>,
+    pub segments: Segments,
     /// Scaled capacity of each link (the residual one in later priority stages).
     pub cap: Vec<f64>,
     /// bit/s per scaled unit.
@@ -37,9 +82,28 @@ impl Compact {
             path_start: vec![0],
             link_start: vec![0],
             links: Vec::new(),
+            seg_run_start: vec![0],
+            path_segs: Vec::new(),
+            segments: Segments::default(),
             cap: capacity.iter().map(|v| v.max(0.0) / scale).collect(),
             scale,
         };
+        // Sites with exactly two distinct neighbours (either direction).
+        let topo = problem.topology;
+        let pass_through: Vec<bool> = topo
+            .site_ids()
+            .map(|v| {
+                let mut n: Vec<usize> = topo
+                    .out_links(v)
+                    .iter()
+                    .map(|l| topo.link(*l).dst.index())
+                    .chain(topo.in_links(v).iter().map(|l| topo.link(*l).src.index()))
+                    .collect();
+                n.sort_unstable();
+                n.dedup();
+                n.len() == 2
+            })
+            .collect();
         for (d, (demand, paths)) in problem
             .traffic
             .demands()
@@ -53,8 +117,20 @@ impl Compact {
             c.demand.push(d);
             c.rate.push(demand.rate.bps() / scale);
             for p in paths {
+                let first = c.links.len();
                 c.links.extend(p.links.iter().map(|l| l.0));
                 c.link_start.push(c.links.len());
+                let mut run_start = first;
+                for (i, l) in p.links.iter().enumerate() {
+                    let last = i + 1 == p.links.len();
+                    if last || !pass_through[topo.link(*l).dst.index()] {
+                        let end = first + i + 1;
+                        let seg = c.segments.intern(&c.links[run_start..end]);
+                        c.path_segs.push(seg);
+                        run_start = end;
+                    }
+                }
+                c.seg_run_start.push(c.path_segs.len());
             }
             c.path_start.push(c.link_start.len() - 1);
         }
@@ -75,6 +151,10 @@ impl Compact {
 
     pub fn paths(&self, i: usize) -> std::ops::Range<usize> {
         self.path_start[i]..self.path_start[i + 1]
+    }
+
+    pub fn path_segments(&self, p: usize) -> &[u32] {
+        &self.path_segs[self.seg_run_start[p]..self.seg_run_start[p + 1]]
     }
 
     pub fn path_links(&self, p: usize) -> &[u32] {

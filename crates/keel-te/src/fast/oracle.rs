@@ -64,40 +64,47 @@ fn demand_terms(kind: Kind, rate: f64, prices: &[f64], mu: f64, out: &mut [f64])
     }
 }
 
-fn path_price(c: &Compact, price: &[f64], p: usize) -> f64 {
-    c.path_links(p).iter().map(|&l| price[l as usize]).sum()
+fn path_price(c: &Compact, seg_price: &[f64], p: usize) -> f64 {
+    c.path_segments(p)
+        .iter()
+        .map(|&s| seg_price[s as usize])
+        .sum()
 }
 
 /// Smoothed and exact dual terms of all demands plus the soft flows' link loads;
 /// the flows themselves (one entry per path) go to `x`. For `MaxFlow` the Σ c·λ
 /// term is included; for `Routing` it is not (the caller keeps Σ c·λ = 1).
 pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64, x: &mut [f64]) -> Eval {
-    let n_links = c.link_count();
-    let (smooth, exact, load) = split_by_chunks(c, x)
+    let segs = &c.segments;
+    let n_segs = segs.count();
+    let seg_price: Vec<f64> = (0..n_segs)
+        .map(|s| segs.links_of(s).iter().map(|&l| price[l as usize]).sum())
+        .collect();
+    let (smooth, exact, seg_flow) = split_by_chunks(c, x)
         .into_par_iter()
         .map(|(range, out)| {
             let base = c.path_start[range.start];
-            let mut load = vec![0.0; n_links];
+            let mut seg_flow = vec![0.0; n_segs];
             let (mut smooth, mut exact) = (0.0, 0.0);
             let mut prices = Vec::new();
             for i in range {
                 let paths = c.paths(i);
                 prices.clear();
-                prices.extend(paths.clone().map(|p| path_price(c, price, p)));
+                prices.extend(paths.clone().map(|p| path_price(c, &seg_price, p)));
                 let flows = &mut out[paths.start - base..paths.end - base];
                 let (s, e) = demand_terms(kind, c.rate[i], &prices, mu, flows);
                 smooth += s;
                 exact += e;
                 for (p, &v) in paths.zip(flows.iter()) {
-                    for &l in c.path_links(p) {
-                        load[l as usize] += v;
+                    for &s in c.path_segments(p) {
+                        seg_flow[s as usize] += v;
                     }
                 }
             }
-            (smooth, exact, load)
+            (smooth, exact, seg_flow)
         })
         .reduce(
-            || (0.0, 0.0, vec![0.0; n_links]),
+            || (0.0, 0.0, vec![0.0; n_segs]),
             |mut a, b| {
                 a.0 += b.0;
                 a.1 += b.1;
@@ -105,6 +112,14 @@ pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64, x: &mut 
                 a
             },
         );
+    let mut load = vec![0.0; c.link_count()];
+    for (s, &f) in seg_flow.iter().enumerate() {
+        if f != 0.0 {
+            for &l in segs.links_of(s) {
+                load[l as usize] += f;
+            }
+        }
+    }
     let fixed = match kind {
         Kind::MaxFlow => c.cap.iter().zip(price).map(|(c, l)| c * l).sum(),
         Kind::Routing => 0.0,
