@@ -106,7 +106,14 @@ proptest! {
         let tol = 1e-9 * mf.bound.abs() + 1e-6;
         prop_assert!(mf.value <= mf.bound + tol, "{} > {}", mf.value, mf.bound);
         prop_assert!(mf.gap <= 1e-5, "max-flow gap {}", mf.gap);
-        prop_assert!(mf.value >= base_summary.carried * (1.0 - 1e-7) - 1e-6);
+        // Interior-point accuracy: the repaired optimum may sit up to its certified
+        // gap (asserted <= 1e-5 above) below the true one.
+        prop_assert!(
+            mf.value >= base_summary.carried * (1.0 - 1e-6) - 1e-6,
+            "LP {} below greedy {}",
+            mf.value,
+            base_summary.carried
+        );
         prop_assert!(bound::max_flow_upper_bound(&problem, &prices) >= mf.value * (1.0 - 1e-9));
 
         // Max-concurrent.
