@@ -2,9 +2,20 @@
 //!
 //! Everything works on directed link ids, so parallel links are distinct arcs and
 //! a path is exactly the `Path` the allocation stores.
+//!
+//! The paths are those of plain per-pair searches (one Dijkstra per greedy
+//! step, Yen with Lawler's refinement), but computed per source so searches
+//! are shared: the first path to every destination comes from one shortest
+//! path tree, the second disjoint paths of many destinations from one search
+//! (see `disjoint`), and Yen's spur searches are batched across destinations
+//! that need the same one (see `yen`). Ties resolve exactly as in the per-pair
+//! searches, so the output does not depend on the sharing.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+mod cut;
+mod disjoint;
+mod dynamic;
+mod graph;
+mod yen;
 
 use keel_model::{DemandId, LinkId, Path, SiteId, Topology, TrafficMatrix};
 use rayon::prelude::*;
@@ -141,7 +152,6 @@ pub fn path_cost(weights: &[f64], links: &[LinkId]) -> f64 {
 /// parallel.
 pub fn compute_paths(topo: &Topology, tm: &TrafficMatrix, opts: &PathOptions) -> CandidatePaths {
     let weights = link_weights(topo, opts.metric);
-    let srlgs = SrlgIndex::new(topo);
     let classes = tm.classes();
     // The bound is keyed by its bit pattern: f64 is not Ord, and equal bounds come
     // from the same class definition, so bit equality is the right notion.
@@ -157,90 +167,220 @@ pub fn compute_paths(topo: &Topology, tm: &TrafficMatrix, opts: &PathOptions) ->
             (d.src, d.dst, bound)
         })
         .collect();
-    let mut by_src: BTreeMap<SiteId, BTreeSet<(SiteId, Option<u64>)>> = BTreeMap::new();
-    for &(s, d, b) in &keys {
-        by_src.entry(s).or_default().insert((d, b));
-    }
-    let jobs: Vec<(SiteId, Vec<_>)> = by_src
-        .into_iter()
-        .map(|(s, set)| (s, set.into_iter().collect()))
-        .collect();
-    let done: Vec<(PairKey, Vec<Path>)> = jobs
+    let mut distinct = keys.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    // Sorted keys put each source's destinations in one run.
+    let mut runs: Vec<&[PairKey]> = distinct.chunk_by(|a, b| a.0 == b.0).collect();
+    // Sources with the most destinations first, so the last parallel jobs are short.
+    runs.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    let ctx = Context::new(topo, &weights, opts, None, true);
+    let mut done: Vec<(&[PairKey], Vec<Vec<Path>>)> = runs
         .par_iter()
-        .flat_map_iter(|(src, targets)| {
-            targets.iter().map(|&(dst, bound)| {
-                let paths = pair_paths(
-                    topo,
-                    &weights,
-                    &srlgs,
-                    *src,
-                    dst,
-                    bound.map(f64::from_bits),
-                    opts,
-                );
-                ((*src, dst, bound), paths)
-            })
+        .map_init(
+            || Work::new(&ctx),
+            |work, run| (*run, source_paths(&ctx, work, run, opts)),
+        )
+        .collect();
+    done.sort_unstable_by_key(|(run, _)| run.first().map(|k| k.0));
+    let mut table: Vec<Vec<Path>> = done.into_iter().flat_map(|(_, paths)| paths).collect();
+    // Demands sharing a key share its paths: the last one takes them, the
+    // others get copies.
+    let mut uses = vec![0usize; distinct.len()];
+    let slots: Vec<Option<usize>> = keys
+        .iter()
+        .map(|k| {
+            let slot = distinct.binary_search(k).ok();
+            if let Some(i) = slot {
+                uses[i] += 1;
+            }
+            slot
         })
         .collect();
-    let table: HashMap<_, _> = done.into_iter().collect();
     CandidatePaths {
-        per_demand: keys
-            .iter()
-            .map(|k| table.get(k).cloned().unwrap_or_default())
+        per_demand: slots
+            .into_iter()
+            .map(|slot| match slot {
+                Some(i) if i < table.len() => {
+                    uses[i] -= 1;
+                    if uses[i] == 0 {
+                        std::mem::take(&mut table[i])
+                    } else {
+                        table[i].clone()
+                    }
+                }
+                _ => Vec::new(),
+            })
             .collect(),
     }
 }
 
-fn pair_paths(
-    topo: &Topology,
-    weights: &[f64],
-    srlgs: &SrlgIndex,
-    src: SiteId,
-    dst: SiteId,
-    bound_ms: Option<f64>,
-    opts: &PathOptions,
-) -> Vec<Path> {
-    let fits = |links: &[LinkId]| match bound_ms {
-        Some(b) => {
-            let lat: f64 = links.iter().map(|l| topo.link(*l).latency.ms()).sum();
-            lat <= b + LATENCY_SLACK_MS
+/// Everything the searches share, read-only across threads.
+pub(crate) struct Context<'a> {
+    topo: &'a Topology,
+    weights: &'a [f64],
+    graph: graph::Graph,
+    /// Links no search may use (the caller's exclusions).
+    excluded: Vec<bool>,
+    /// Links sharing an SRLG with each link, when disjointness is by SRLG.
+    srlg: Option<SrlgIndex>,
+    /// Min cuts between all pairs, when the disjoint kinds can use them.
+    cuts: Option<(cut::CutTree, cut::TreeAdj)>,
+    k: usize,
+    metric: PathMetric,
+    /// Every link a search can use costs enough that adding it to any path
+    /// strictly increases the (floating-point) cost: then searches settle
+    /// sites in (cost, site) order and results can be reasoned about by keys
+    /// alone, which the disjoint kinds use to share more work.
+    strict: bool,
+    /// No usable weight is negative, so search costs never decrease.
+    nonnegative: bool,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        topo: &'a Topology,
+        weights: &'a [f64],
+        opts: &PathOptions,
+        excluded: Option<&[bool]>,
+        with_cuts: bool,
+    ) -> Self {
+        let graph = graph::Graph::new(topo, weights);
+        let excluded = normalise_mask(topo, excluded);
+        let disjoint = opts.kind != PathKind::Shortest;
+        let cuts = (with_cuts && disjoint && opts.k >= 2).then(|| {
+            let tree = cut::CutTree::new(&graph, &excluded);
+            let adj = tree.adjacency();
+            (tree, adj)
+        });
+        Context {
+            topo,
+            weights,
+            graph,
+            excluded,
+            srlg: (opts.kind == PathKind::SrlgDisjoint).then(|| SrlgIndex::new(topo)),
+            cuts,
+            k: opts.k,
+            metric: opts.metric,
+            strict: strictly_increasing(weights),
+            nonnegative: weights.iter().all(|w| w.is_nan() || *w >= 0.0),
         }
-        None => true,
-    };
-    let excluded = vec![false; topo.link_count()];
-    let mut found: Vec<(f64, Vec<LinkId>)> = match opts.kind {
-        PathKind::Shortest => {
-            let mut out = Vec::new();
-            if opts.k > 0 && valid_pair(topo, src, dst) {
-                let limit = if bound_ms.is_some() {
-                    opts.k.saturating_mul(BOUNDED_SEARCH_FACTOR)
-                } else {
-                    opts.k
-                };
-                for (cost, links) in Yen::new(topo, weights, src, dst, excluded).take(limit) {
-                    if fits(&links) {
-                        out.push((cost, links));
-                        if out.len() == opts.k {
-                            break;
-                        }
-                    } else if opts.metric == PathMetric::Latency {
-                        // Yen yields paths in latency order here: none later fits.
-                        break;
-                    }
-                }
+    }
+
+    fn valid_pair(&self, src: u32, dst: u32) -> bool {
+        valid_pair(self.topo, SiteId(src), SiteId(dst))
+    }
+
+    /// Path latency within `bound_ms` (summed in path order, as `Path` does).
+    fn fits(&self, links: &[LinkId], bound_ms: Option<f64>) -> bool {
+        match bound_ms {
+            Some(b) => {
+                let lat: f64 = links.iter().map(|l| self.topo.link(*l).latency.ms()).sum();
+                lat <= b + LATENCY_SLACK_MS
             }
-            out
+            None => true,
         }
-        // The disjoint kinds are greedy; with a bound they keep the members of the
-        // greedy sequence that fit it.
-        PathKind::EdgeDisjoint => successive(topo, weights, src, dst, opts.k, excluded, None),
-        PathKind::SrlgDisjoint => {
-            successive(topo, weights, src, dst, opts.k, excluded, Some(srlgs))
+    }
+
+    fn cost(&self, links: &[LinkId]) -> f64 {
+        path_cost(self.weights, links)
+    }
+}
+
+/// Whether every usable weight (not NaN, not +inf; others are never relaxed)
+/// is positive and large enough that no path cost absorbs it: costs are
+/// left-to-right sums along simple paths, so at most the total of all
+/// weights, and a weight of at least 2^-50 of that total is at least one unit
+/// in the last place of any of them.
+fn strictly_increasing(weights: &[f64]) -> bool {
+    let (mut total, mut least) = (0.0_f64, f64::INFINITY);
+    for &w in weights {
+        if w.is_nan() || w == f64::INFINITY {
+            continue;
+        }
+        if w <= 0.0 {
+            return false;
+        }
+        total += w;
+        least = least.min(w);
+    }
+    total.is_finite() && least >= total * f64::powi(2.0, -50)
+}
+
+/// Per-thread scratch space.
+pub(crate) struct Work {
+    search: graph::Search,
+    /// Per site, `graph::NONE` between uses (see `graph::AllOf`).
+    flags: Vec<u32>,
+    disjoint: disjoint::Scratch,
+    dynamic: dynamic::Dynamic,
+}
+
+impl Work {
+    fn new(ctx: &Context) -> Self {
+        let mut search = graph::Search::new(&ctx.graph);
+        for (l, &x) in ctx.excluded.iter().enumerate() {
+            if x {
+                search.ban_link(l as u32);
+            }
+        }
+        Work {
+            search,
+            flags: vec![graph::NONE; ctx.graph.site_count()],
+            disjoint: disjoint::Scratch::new(&ctx.graph),
+            dynamic: dynamic::Dynamic::new(&ctx.graph, &ctx.excluded),
+        }
+    }
+}
+
+/// The paths of one source's keys, in key order.
+fn source_paths(
+    ctx: &Context,
+    work: &mut Work,
+    keys: &[PairKey],
+    opts: &PathOptions,
+) -> Vec<Vec<Path>> {
+    let Some(&(src, _, _)) = keys.first() else {
+        return Vec::new();
+    };
+    let targets: Vec<(u32, Option<f64>)> = keys
+        .iter()
+        .map(|&(_, d, b)| (d.0, b.map(f64::from_bits)))
+        .collect();
+    let mut found: Vec<Vec<(f64, Vec<LinkId>)>> = match opts.kind {
+        PathKind::Shortest => yen::source(ctx, work, src.0, &targets),
+        PathKind::EdgeDisjoint | PathKind::SrlgDisjoint => {
+            let mut dsts: Vec<u32> = targets.iter().map(|t| t.0).collect();
+            dsts.dedup();
+            let mut per_dst = disjoint::source(ctx, work, src.0, &dsts);
+            // The disjoint kinds are greedy; with a bound they keep the members of
+            // the greedy sequence that fit it (below). Keys are sorted, so a
+            // destination's last key takes its paths and earlier ones copy them.
+            (0..targets.len())
+                .map(|t| {
+                    let d = targets[t].0;
+                    let last = targets.get(t + 1).is_none_or(|next| next.0 != d);
+                    match dsts.binary_search(&d) {
+                        Ok(i) if last => std::mem::take(&mut per_dst[i]),
+                        Ok(i) => per_dst[i].clone(),
+                        Err(_) => Vec::new(),
+                    }
+                })
+                .collect()
         }
     };
-    found.retain(|(_, l)| fits(l));
-    sort_paths(&mut found);
-    found.into_iter().map(|(_, l)| Path::new(l)).collect()
+    found
+        .iter_mut()
+        .zip(&targets)
+        .map(|(paths, &(_, bound))| {
+            paths.retain(|(_, l)| ctx.fits(l, bound));
+            sort_paths(paths);
+            std::mem::take(paths)
+                .into_iter()
+                .map(|(_, l)| Path::new(l))
+                .collect()
+        })
+        .collect()
 }
 
 fn sort_paths(paths: &mut [(f64, Vec<LinkId>)]) {
@@ -257,6 +397,31 @@ fn normalise_mask(topo: &Topology, excluded: Option<&[bool]>) -> Vec<bool> {
         .collect()
 }
 
+/// One pair through the per-source machinery.
+fn single_pair(
+    topo: &Topology,
+    src: SiteId,
+    dst: SiteId,
+    opts: &PathOptions,
+    excluded: Option<&[bool]>,
+) -> Vec<Path> {
+    if opts.k == 0 || !valid_pair(topo, src, dst) {
+        return Vec::new();
+    }
+    let weights = link_weights(topo, opts.metric);
+    let ctx = Context::new(topo, &weights, opts, excluded, false);
+    let mut work = Work::new(&ctx);
+    let found = match opts.kind {
+        PathKind::Shortest => yen::source(&ctx, &mut work, src.0, &[(dst.0, None)]),
+        _ => disjoint::source(&ctx, &mut work, src.0, &[dst.0]),
+    };
+    found
+        .into_iter()
+        .flatten()
+        .map(|(_, l)| Path::new(l))
+        .collect()
+}
+
 /// Up to `k` shortest loopless paths from `src` to `dst` under `metric` (Yen's
 /// algorithm over link ids), cheapest first, ties by link ids. Links whose entry
 /// in `excluded` is true are not used.
@@ -268,15 +433,13 @@ pub fn k_shortest(
     metric: PathMetric,
     excluded: Option<&[bool]>,
 ) -> Vec<Path> {
-    if k == 0 || !valid_pair(topo, src, dst) {
-        return Vec::new();
-    }
-    let weights = link_weights(topo, metric);
-    let mask = normalise_mask(topo, excluded);
-    Yen::new(topo, &weights, src, dst, mask)
-        .take(k)
-        .map(|(_, l)| Path::new(l))
-        .collect()
+    let opts = PathOptions {
+        k,
+        kind: PathKind::Shortest,
+        metric,
+        latency_bounds: false,
+    };
+    single_pair(topo, src, dst, &opts, excluded)
 }
 
 /// Up to `k` pairwise link-disjoint paths: the shortest path, then the shortest
@@ -290,12 +453,13 @@ pub fn edge_disjoint(
     metric: PathMetric,
     excluded: Option<&[bool]>,
 ) -> Vec<Path> {
-    let weights = link_weights(topo, metric);
-    let mask = normalise_mask(topo, excluded);
-    successive(topo, &weights, src, dst, k, mask, None)
-        .into_iter()
-        .map(|(_, l)| Path::new(l))
-        .collect()
+    let opts = PathOptions {
+        k,
+        kind: PathKind::EdgeDisjoint,
+        metric,
+        latency_bounds: false,
+    };
+    single_pair(topo, src, dst, &opts, excluded)
 }
 
 /// Up to `k` paths sharing no SRLG: like [`edge_disjoint`], but after each path
@@ -310,293 +474,48 @@ pub fn srlg_disjoint(
     metric: PathMetric,
     excluded: Option<&[bool]>,
 ) -> Vec<Path> {
-    let weights = link_weights(topo, metric);
-    let mask = normalise_mask(topo, excluded);
-    let srlgs = SrlgIndex::new(topo);
-    successive(topo, &weights, src, dst, k, mask, Some(&srlgs))
-        .into_iter()
-        .map(|(_, l)| Path::new(l))
-        .collect()
+    let opts = PathOptions {
+        k,
+        kind: PathKind::SrlgDisjoint,
+        metric,
+        latency_bounds: false,
+    };
+    single_pair(topo, src, dst, &opts, excluded)
 }
 
-/// Links by SRLG name.
-struct SrlgIndex<'t> {
-    members: HashMap<&'t str, Vec<LinkId>>,
+/// Links by SRLG, as group ids per link and member links per group.
+struct SrlgIndex {
+    groups_of: Vec<Vec<u32>>,
+    members: Vec<Vec<u32>>,
 }
 
-impl<'t> SrlgIndex<'t> {
-    fn new(topo: &'t Topology) -> Self {
-        let mut members: HashMap<&str, Vec<LinkId>> = HashMap::new();
+impl SrlgIndex {
+    fn new(topo: &Topology) -> Self {
+        let mut ids: rustc_hash::FxHashMap<&str, u32> = Default::default();
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        let mut groups_of = Vec::with_capacity(topo.link_count());
         for (i, l) in topo.links().iter().enumerate() {
+            let mut mine = Vec::new();
             for g in &l.srlgs {
-                members
-                    .entry(g.as_str())
-                    .or_default()
-                    .push(LinkId(i as u32));
-            }
-        }
-        SrlgIndex { members }
-    }
-}
-
-fn successive(
-    topo: &Topology,
-    weights: &[f64],
-    src: SiteId,
-    dst: SiteId,
-    k: usize,
-    mut excluded: Vec<bool>,
-    srlgs: Option<&SrlgIndex>,
-) -> Vec<(f64, Vec<LinkId>)> {
-    let mut out = Vec::new();
-    if !valid_pair(topo, src, dst) {
-        return out;
-    }
-    let no_sites = vec![false; topo.site_count()];
-    while out.len() < k {
-        let Some((cost, links)) = dijkstra(topo, weights, src, dst, &excluded, &no_sites) else {
-            break;
-        };
-        for l in &links {
-            excluded[l.index()] = true;
-            if let Some(index) = srlgs {
-                for g in &topo.link(*l).srlgs {
-                    for m in index.members.get(g.as_str()).into_iter().flatten() {
-                        excluded[m.index()] = true;
-                    }
+                let next = members.len() as u32;
+                let id = *ids.entry(g.as_str()).or_insert(next);
+                if id == next {
+                    members.push(Vec::new());
                 }
+                members[id as usize].push(i as u32);
+                mine.push(id);
+            }
+            groups_of.push(mine);
+        }
+        SrlgIndex { groups_of, members }
+    }
+
+    /// Calls `f` on every link sharing an SRLG with `link` (repeats possible).
+    fn for_each_mate(&self, link: u32, mut f: impl FnMut(u32)) {
+        for &g in self.groups_of.get(link as usize).into_iter().flatten() {
+            for &m in &self.members[g as usize] {
+                f(m);
             }
         }
-        out.push((cost, links));
-    }
-    out
-}
-
-#[derive(Clone, Copy, PartialEq)]
-struct HeapItem {
-    cost: f64,
-    site: u32,
-}
-impl Eq for HeapItem {}
-impl Ord for HeapItem {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we pop the cheapest.
-        other
-            .cost
-            .total_cmp(&self.cost)
-            .then_with(|| other.site.cmp(&self.site))
-    }
-}
-impl PartialOrd for HeapItem {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Shortest path by link weight avoiding banned links and sites; ties go to the
-/// first relaxation found, which is deterministic (heap order, then adjacency order).
-fn dijkstra(
-    topo: &Topology,
-    weights: &[f64],
-    src: SiteId,
-    dst: SiteId,
-    banned_links: &[bool],
-    banned_sites: &[bool],
-) -> Option<(f64, Vec<LinkId>)> {
-    let n = topo.site_count();
-    let mut dist = vec![f64::INFINITY; n];
-    let mut pred: Vec<Option<LinkId>> = vec![None; n];
-    let mut done = vec![false; n];
-    let mut heap = BinaryHeap::new();
-    dist[src.index()] = 0.0;
-    heap.push(HeapItem {
-        cost: 0.0,
-        site: src.0,
-    });
-    while let Some(HeapItem { cost, site }) = heap.pop() {
-        let u = site as usize;
-        if done[u] {
-            continue;
-        }
-        done[u] = true;
-        if u == dst.index() {
-            break;
-        }
-        for &l in topo.out_links(SiteId(site)) {
-            if banned_links[l.index()] {
-                continue;
-            }
-            let v = topo.link(l).dst.index();
-            if banned_sites[v] || done[v] {
-                continue;
-            }
-            let nd = cost + weights[l.index()];
-            if nd < dist[v] {
-                dist[v] = nd;
-                pred[v] = Some(l);
-                heap.push(HeapItem {
-                    cost: nd,
-                    site: v as u32,
-                });
-            }
-        }
-    }
-    if !done[dst.index()] {
-        return None;
-    }
-    let mut links = Vec::new();
-    let mut at = dst;
-    while at != src {
-        let l = pred[at.index()]?;
-        links.push(l);
-        at = topo.link(l).src;
-    }
-    links.reverse();
-    Some((path_cost(weights, &links), links))
-}
-
-#[derive(Clone, PartialEq)]
-struct Candidate {
-    cost: f64,
-    links: Vec<LinkId>,
-    /// Index of the link where it left its parent: Lawler's refinement only spurs
-    /// from here on, since earlier spurs were tried from the parent already.
-    deviation: usize,
-}
-impl Eq for Candidate {}
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.cost
-            .total_cmp(&other.cost)
-            .then_with(|| self.links.cmp(&other.links))
-            .then_with(|| self.deviation.cmp(&other.deviation))
-    }
-}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Yen's algorithm as a lazy iterator of (cost, links), cheapest first.
-pub(crate) struct Yen<'a> {
-    topo: &'a Topology,
-    weights: &'a [f64],
-    src: SiteId,
-    dst: SiteId,
-    excluded: Vec<bool>,
-    accepted: Vec<Candidate>,
-    pending: BTreeSet<Candidate>,
-    seen: HashSet<Vec<LinkId>>,
-    started: bool,
-}
-
-impl<'a> Yen<'a> {
-    pub(crate) fn new(
-        topo: &'a Topology,
-        weights: &'a [f64],
-        src: SiteId,
-        dst: SiteId,
-        excluded: Vec<bool>,
-    ) -> Self {
-        Yen {
-            topo,
-            weights,
-            src,
-            dst,
-            excluded,
-            accepted: Vec::new(),
-            pending: BTreeSet::new(),
-            seen: HashSet::new(),
-            started: false,
-        }
-    }
-
-    fn spur_from_last(&mut self) {
-        let Some(last) = self.accepted.last() else {
-            return;
-        };
-        let prev = last.links.clone();
-        let topo = self.topo;
-        let mut banned_links = self.excluded.clone();
-        let mut banned_sites = vec![false; topo.site_count()];
-        for i in last.deviation..prev.len() {
-            let root = &prev[..i];
-            let spur_site = match root.last() {
-                Some(l) => topo.link(*l).dst,
-                None => self.src,
-            };
-            // Paths already accepted with this root must not be found again.
-            let mut newly_banned = Vec::new();
-            for a in &self.accepted {
-                if a.links.len() > i && a.links[..i] == *root && !banned_links[a.links[i].index()] {
-                    banned_links[a.links[i].index()] = true;
-                    newly_banned.push(a.links[i]);
-                }
-            }
-            // Loopless: the spur may not revisit the root's sites.
-            for l in root {
-                banned_sites[topo.link(*l).src.index()] = true;
-            }
-            if let Some((_, spur)) = dijkstra(
-                topo,
-                self.weights,
-                spur_site,
-                self.dst,
-                &banned_links,
-                &banned_sites,
-            ) {
-                let mut links = root.to_vec();
-                links.extend(spur);
-                if self.seen.insert(links.clone()) {
-                    let cost = path_cost(self.weights, &links);
-                    self.pending.insert(Candidate {
-                        cost,
-                        links,
-                        deviation: i,
-                    });
-                }
-            }
-            for l in newly_banned {
-                banned_links[l.index()] = false;
-            }
-            for l in root {
-                banned_sites[topo.link(*l).src.index()] = false;
-            }
-        }
-    }
-}
-
-impl Iterator for Yen<'_> {
-    type Item = (f64, Vec<LinkId>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if !self.started {
-            self.started = true;
-            if !valid_pair(self.topo, self.src, self.dst) {
-                return None;
-            }
-            let no_sites = vec![false; self.topo.site_count()];
-            let (cost, links) = dijkstra(
-                self.topo,
-                self.weights,
-                self.src,
-                self.dst,
-                &self.excluded,
-                &no_sites,
-            )?;
-            self.seen.insert(links.clone());
-            self.accepted.push(Candidate {
-                cost,
-                links: links.clone(),
-                deviation: 0,
-            });
-            return Some((cost, links));
-        }
-        self.spur_from_last();
-        let best = self.pending.pop_first()?;
-        let out = (best.cost, best.links.clone());
-        self.accepted.push(best);
-        Some(out)
     }
 }

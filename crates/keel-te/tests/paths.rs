@@ -1,14 +1,21 @@
 mod common;
+/// The path computation as it was before it was made fast: the oracle.
+#[path = "paths/reference.rs"]
+mod reference;
 
 use std::collections::HashSet;
 
 use common::*;
-use keel_model::{ClassSet, LinkId, SiteId, Topology};
+use keel_model::{
+    Bandwidth, ClassId, ClassSet, Demand, Latency, LinkId, NewLink, Site, SiteId, Topology,
+    TopologyBuilder, TrafficMatrix,
+};
 use keel_te::{
     CandidatePaths, PathKind, PathMetric, PathOptions, compute_paths, edge_disjoint, k_shortest,
     link_weights, path_cost, srlg_disjoint,
 };
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 /// A random directed graph without parallel links and integer metrics.
 fn random_digraph(seed: u64) -> Topology {
@@ -374,4 +381,255 @@ fn names_round_trip() {
     assert_eq!("inv-cap".parse::<PathMetric>(), Ok(PathMetric::InvCapacity));
     assert!("widest".parse::<PathKind>().is_err());
     assert_eq!(PathOptions::default().k, 4);
+}
+
+/// A random directed multigraph meant to stress the fast paths against the
+/// reference: parallel links, one-way links, links without latency (zero-cost
+/// links under the latency metric, where ties no longer follow distances),
+/// SRLGs shared by unrelated links, capacities over several orders of
+/// magnitude, and sometimes sites nothing reaches.
+fn rough_topology(r: &mut ChaCha8Rng) -> Topology {
+    let n = r.random_range(3..=12);
+    let mut b = TopologyBuilder::new("rough");
+    let ids: Vec<SiteId> = (0..n)
+        .map(|i| b.add_site(Site::new(format!("n{i}"))).expect("site"))
+        .collect();
+    let links = r.random_range(n..=4 * n);
+    let zero_latency = r.random_bool(0.3);
+    for _ in 0..links {
+        let a = r.random_range(0..n);
+        let z = r.random_range(0..n);
+        if a == z {
+            continue;
+        }
+        let mut srlgs = Vec::new();
+        if r.random_bool(0.4) {
+            srlgs.push(format!("g{}", r.random_range(0..4)));
+        }
+        let cap = Bandwidth::from_gbps([1.0, 10.0, 40.0, 100.0, 400.0][r.random_range(0..5)]);
+        let latency = if zero_latency && r.random_bool(0.5) {
+            0.0
+        } else {
+            r.random_range(1..=9) as f64
+        };
+        let both = r.random_bool(0.7);
+        for (s, d) in [(a, z), (z, a)].into_iter().take(if both { 2 } else { 1 }) {
+            b.add_link(NewLink {
+                metric: Some(r.random_range(1..=4) as f64),
+                latency: Some(Latency::from_ms(latency)),
+                srlgs: srlgs.clone(),
+                ..NewLink::new(ids[s], ids[d], cap)
+            })
+            .expect("link");
+        }
+    }
+    b.build().expect("topology")
+}
+
+/// Classes with and without latency bounds.
+fn bounded_classes() -> ClassSet {
+    ClassSet::new(vec![
+        class("tight", 0, Some(6.0)),
+        class("loose", 1, Some(18.0)),
+        class("any", 2, None),
+    ])
+    .expect("classes")
+}
+
+/// Demands between many ordered pairs, some pairs in several classes.
+fn pair_traffic(r: &mut ChaCha8Rng, topo: &Topology, classes: ClassSet) -> TrafficMatrix {
+    let n = topo.site_count() as u32;
+    let mut demands = Vec::new();
+    for s in 0..n {
+        for d in 0..n {
+            if s == d || r.random_bool(0.2) {
+                continue;
+            }
+            for _ in 0..r.random_range(1..=2) {
+                demands.push(Demand {
+                    src: SiteId(s),
+                    dst: SiteId(d),
+                    class: ClassId(r.random_range(0..classes.len() as u16)),
+                    rate: Bandwidth::from_gbps(1.0),
+                });
+            }
+        }
+    }
+    TrafficMatrix::new_allow_unreachable(topo, classes, demands).expect("traffic matrix")
+}
+
+fn assert_same_as_reference(topo: &Topology, tm: &TrafficMatrix, opts: &PathOptions, what: &str) {
+    let fast = compute_paths(topo, tm, opts);
+    let slow = reference::compute_paths(topo, tm, opts);
+    assert_eq!(fast.per_demand.len(), slow.per_demand.len(), "{what}");
+    for (i, (a, b)) in fast.per_demand.iter().zip(&slow.per_demand).enumerate() {
+        let d = &tm.demands()[i];
+        assert_eq!(
+            a, b,
+            "{what}: {:?} demand {i} ({} -> {}, class {})",
+            opts, d.src.0, d.dst.0, d.class.0
+        );
+    }
+}
+
+#[test]
+fn compute_paths_matches_the_reference_on_random_graphs() {
+    let mut compared = 0;
+    for seed in 0..60 {
+        let mut r = rng(1000 + seed);
+        let topo = if seed % 3 == 0 {
+            let n = r.random_range(4..=11);
+            let extra = r.random_range(0..=2 * n);
+            random_topology(&mut r, n, extra)
+        } else {
+            rough_topology(&mut r)
+        };
+        let tm = pair_traffic(&mut r, &topo, bounded_classes());
+        for &kind in PathKind::ALL {
+            for &metric in PathMetric::ALL {
+                for k in [1, 2, 3, 4, 6] {
+                    for latency_bounds in [true, false] {
+                        let opts = PathOptions {
+                            k,
+                            kind,
+                            metric,
+                            latency_bounds,
+                        };
+                        assert_same_as_reference(&topo, &tm, &opts, &format!("seed {seed}"));
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 1000);
+}
+
+#[test]
+fn k_is_zero_gives_no_paths() {
+    let mut r = rng(5);
+    let topo = random_topology(&mut r, 6, 4);
+    let tm = pair_traffic(&mut r, &topo, bounded_classes());
+    for &kind in PathKind::ALL {
+        let opts = PathOptions {
+            k: 0,
+            kind,
+            metric: PathMetric::Igp,
+            latency_bounds: true,
+        };
+        let paths = compute_paths(&topo, &tm, &opts);
+        assert_eq!(paths.total(), 0);
+        assert_eq!(paths, reference::compute_paths(&topo, &tm, &opts));
+    }
+}
+
+#[test]
+fn single_pair_functions_match_the_reference() {
+    for seed in 0..40 {
+        let mut r = rng(2000 + seed);
+        let topo = rough_topology(&mut r);
+        let n = topo.site_count() as u32;
+        // Sometimes a mask shorter than the link list: missing entries are false.
+        let len = if r.random_bool(0.2) {
+            topo.link_count() / 2
+        } else {
+            topo.link_count()
+        };
+        let mask: Vec<bool> = (0..len).map(|_| r.random_bool(0.15)).collect();
+        for _ in 0..6 {
+            // Out-of-range and equal endpoints included: both give nothing.
+            let src = SiteId(r.random_range(0..=n));
+            let dst = SiteId(r.random_range(0..=n));
+            let k = r.random_range(0..=5);
+            let metric = PathMetric::ALL[r.random_range(0..PathMetric::ALL.len())];
+            for excluded in [None, Some(mask.as_slice())] {
+                let what = format!("seed {seed} {} -> {} k {k} {metric}", src.0, dst.0);
+                assert_eq!(
+                    k_shortest(&topo, src, dst, k, metric, excluded),
+                    reference::k_shortest(&topo, src, dst, k, metric, excluded),
+                    "{what}"
+                );
+                assert_eq!(
+                    edge_disjoint(&topo, src, dst, k, metric, excluded),
+                    reference::edge_disjoint(&topo, src, dst, k, metric, excluded),
+                    "{what}"
+                );
+                assert_eq!(
+                    srlg_disjoint(&topo, src, dst, k, metric, excluded),
+                    reference::srlg_disjoint(&topo, src, dst, k, metric, excluded),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
+
+/// Where the shared data set is, if present.
+fn shared_topology(relative: &str) -> Option<Topology> {
+    let path = std::path::Path::new("/work/shared/data/topologies").join(relative);
+    if !path.exists() {
+        println!("skipped: {} is not there", path.display());
+        return None;
+    }
+    let opts = keel_formats::ReadOptions {
+        default_capacity: Some(Bandwidth::from_gbps(1.0)),
+        ..Default::default()
+    };
+    Some(keel_formats::read_topology(&path, None, &opts).expect("shared topology"))
+}
+
+/// Every ordered pair whose source passes `take`, alternating a bounded and
+/// an unbounded class.
+fn all_pairs(topo: &Topology, take: impl Fn(u32) -> bool) -> TrafficMatrix {
+    let classes = ClassSet::new(vec![class("bounded", 0, Some(12.0)), class("any", 1, None)])
+        .expect("classes");
+    let n = topo.site_count() as u32;
+    let demands = (0..n)
+        .filter(|&s| take(s))
+        .flat_map(|s| (0..n).filter(move |&d| d != s).map(move |d| (s, d)))
+        .map(|(s, d)| Demand {
+            src: SiteId(s),
+            dst: SiteId(d),
+            class: ClassId(((s + d) % 2) as u16),
+            rate: Bandwidth::from_gbps(1.0),
+        })
+        .collect();
+    TrafficMatrix::new_allow_unreachable(topo, classes, demands).expect("traffic matrix")
+}
+
+#[test]
+fn compute_paths_matches_the_reference_on_shared_topologies() {
+    for file in [
+        "repetita/Abilene.graph",
+        "sndlib-xml/abilene.xml",
+        "teal-json/B4.json",
+        "teal-json/UsCarrier.json",
+    ] {
+        let Some(topo) = shared_topology(file) else {
+            continue;
+        };
+        // The reference is slow in a debug build: on the larger ones, a
+        // sample of sources, fewer for Yen.
+        let big = topo.site_count() > 40;
+        let some = all_pairs(&topo, |s| !big || s % 4 == 0);
+        let few = all_pairs(&topo, |s| !big || s % 16 == 0);
+        for &kind in PathKind::ALL {
+            for &metric in PathMetric::ALL {
+                let tm = if kind == PathKind::Shortest {
+                    &few
+                } else {
+                    &some
+                };
+                for latency_bounds in [true, false] {
+                    let opts = PathOptions {
+                        k: 4,
+                        kind,
+                        metric,
+                        latency_bounds,
+                    };
+                    assert_same_as_reference(&topo, tm, &opts, file);
+                }
+            }
+        }
+    }
 }
