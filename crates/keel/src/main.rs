@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 
 /// Keel — open software-defined backbone: model, traffic engineering, control.
 ///
-/// Start with `keel solve`: with no arguments it engineers the traffic of the
-/// built-in Abilene backbone and explains the result.
+/// Start with `keel serve`: with no arguments it runs a working controller on the
+/// built-in Abilene backbone. `keel solve` engineers the traffic of a network once
+/// and explains the result.
 #[derive(Parser)]
 #[command(name = "keel", version, about, long_about, propagate_version = true)]
 struct Cli {
@@ -28,6 +29,33 @@ enum Command {
     GenTm(cmd::gentm::Args),
     #[command(subcommand)]
     Convert(cmd::convert::Command),
+    Serve(cmd::serve::Args),
+    /// Show a running controller's state.
+    Status {
+        #[command(flatten)]
+        conn: cmd::client::Conn,
+    },
+    /// Manage backbone services on a running controller.
+    Svc {
+        #[command(flatten)]
+        conn: cmd::client::Conn,
+        #[command(subcommand)]
+        cmd: cmd::client::Svc,
+    },
+    /// Drain, undrain, fail or restore links on a running controller.
+    Link {
+        #[command(flatten)]
+        conn: cmd::client::Conn,
+        #[command(subcommand)]
+        cmd: cmd::client::Link,
+    },
+    /// Manage API tokens on a running controller.
+    Token {
+        #[command(flatten)]
+        conn: cmd::client::Conn,
+        #[command(subcommand)]
+        cmd: cmd::client::Token,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +65,11 @@ fn main() -> ExitCode {
         Command::Topo(c) => cmd::topo::run(c),
         Command::GenTm(args) => cmd::gentm::run(args),
         Command::Convert(c) => cmd::convert::run(c),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Status { conn } => cmd::client::status(conn),
+        Command::Svc { conn, cmd } => cmd::client::svc(conn, cmd),
+        Command::Link { conn, cmd } => cmd::client::link(conn, cmd),
+        Command::Token { conn, cmd } => cmd::client::token(conn, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,6 @@
+pub mod client;
 pub mod convert;
 pub mod gentm;
+pub mod serve;
 pub mod solve;
 pub mod topo;

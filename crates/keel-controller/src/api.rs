@@ -1,0 +1,674 @@
+//! The REST API under `/api/v1`: a thin shell that authenticates, parses, and
+//! either reads the latest snapshot or sends a typed command to the event loop.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures_util::Stream;
+use keel_model::Bandwidth;
+use keel_southbound::sim::SimNetwork;
+use keel_store::{Audit, Store, TokenRow};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::auth::{self, Principal, Role};
+use crate::core::{Command, Event, Msg, Snapshot};
+use crate::error::{ApiError, Code, field};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub events: broadcast::Sender<Event>,
+    pub store: Arc<Store>,
+    pub sim: Option<SimNetwork>,
+}
+
+impl AppState {
+    fn snap(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    async fn send(&self, cmd: Command, actor: Principal) -> Result<Value, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Command {
+                cmd: Box::new(cmd),
+                actor,
+                reply,
+            })
+            .map_err(|_| ApiError::new(Code::Unavailable, "the controller is shutting down"))?;
+        rx.await
+            .map_err(|_| ApiError::new(Code::Unavailable, "the controller is shutting down"))?
+    }
+}
+
+/// Request bodies above this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/status", get(status))
+        .route("/topology", get(topology))
+        .route("/links", get(links))
+        .route("/links/{id}", get(link))
+        .route("/links/{id}/drain", post(drain))
+        .route("/links/{id}/undrain", post(undrain))
+        .route("/links/{id}/capacity", put(capacity))
+        .route("/links/{id}/utilisation", get(utilisation))
+        .route("/sim/links/{id}/fail", post(sim_fail))
+        .route("/sim/links/{id}/restore", post(sim_restore))
+        .route("/sim/stats", get(sim_stats))
+        .route("/services", get(list_services).post(create_service))
+        .route(
+            "/services/{id}",
+            get(get_service).put(replace_service).delete(delete_service),
+        )
+        .route("/services/{id}/allocation", get(service_allocation))
+        .route("/allocation", get(allocation))
+        .route("/audit", get(audit))
+        .route("/events", get(events))
+        .route("/tokens", post(create_token));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(Code::Unauthorized, m);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>` header"))?;
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let row = state
+            .store
+            .token(&auth::hash(secret.trim()))?
+            .ok_or_else(|| unauthorized("unknown token"))?;
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|e: String| ApiError::internal(e))?;
+        Ok(Principal {
+            name: row.name,
+            role,
+            tenant: row.tenant,
+        })
+    }
+}
+
+/// A JSON body whose errors name the offending field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        Code::PayloadTooLarge,
+                        format!("request body above {BODY_LIMIT} bytes"),
+                    )
+                } else {
+                    ApiError::new(Code::BadRequest, e.body_text())
+                }
+            })?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                ApiError::new(Code::BadRequest, format!("invalid JSON body: {inner}"))
+            } else {
+                field(&path, inner.to_string())
+            }
+        })
+    }
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(st): State<AppState>) -> Response {
+    if st.snap().ready {
+        Json(json!({ "ready": true })).into_response()
+    } else {
+        ApiError::new(Code::Unavailable, "no allocation installed yet").into_response()
+    }
+}
+
+async fn status(State(st): State<AppState>, who: Principal) -> Json<Value> {
+    let s = st.snap();
+    let visible = s
+        .services
+        .values()
+        .filter(|v| v.spec.tenant.as_deref().is_some_and(|t| who.owns(t)) || who.can_read_network())
+        .count();
+    let mut out = json!({
+        "you": who,
+        "topology": { "name": s.topology_name, "version": s.topology_version,
+                      "sites": s.sites.len(), "links": s.links.len() },
+        "southbound": s.southbound,
+        "services": visible,
+        "ready": s.ready,
+    });
+    if who.can_read_network() {
+        out["links_down"] = json!(
+            s.links
+                .iter()
+                .filter(|l| !l.up)
+                .map(|l| &l.id)
+                .collect::<Vec<_>>()
+        );
+        out["links_drained"] = json!(
+            s.links
+                .iter()
+                .filter(|l| l.drained)
+                .map(|l| &l.id)
+                .collect::<Vec<_>>()
+        );
+        out["reoptimisations"] = json!(s.reoptimisations);
+        out["pending_reoptimisation"] = json!(s.pending_reoptimisation);
+        out["allocation"] = json!(s.allocation.as_ref().map(|a| json!({
+            "version": a.version, "cause": a.cause, "figures": a.figures,
+            "background_demand_bps": a.background_demand_bps,
+            "background_carried_bps": a.background_carried_bps,
+        })));
+    }
+    Json(out)
+}
+
+async fn topology(State(st): State<AppState>, _who: Principal) -> Json<Value> {
+    let s = st.snap();
+    let links: Vec<Value> = s
+        .links
+        .iter()
+        .map(|l| {
+            json!({ "id": l.id, "src": l.src, "dst": l.dst, "capacity_bps": l.capacity_bps,
+                         "latency_ms": l.latency_ms, "srlgs": l.srlgs })
+        })
+        .collect();
+    Json(
+        json!({ "name": s.topology_name, "version": s.topology_version,
+                 "sites": s.sites, "links": links }),
+    )
+}
+
+async fn links(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read link state")?;
+    Ok(Json(json!(st.snap().links)))
+}
+
+async fn link(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read link state")?;
+    let s = st.snap();
+    let l = s
+        .links
+        .iter()
+        .find(|l| l.id == id)
+        .ok_or_else(|| ApiError::not_found("link", &id))?;
+    let crossing: Vec<&String> = s
+        .allocation
+        .iter()
+        .flat_map(|a| a.services.iter())
+        .filter(|(_, flows)| {
+            flows
+                .iter()
+                .any(|f| f.paths.iter().any(|p| p.links.contains(&id)))
+        })
+        .map(|(sid, _)| sid)
+        .collect();
+    Ok(Json(json!({ "link": l, "services": crossing })))
+}
+
+/// One handler per link verb, each a command to the loop.
+macro_rules! link_verb {
+    ($name:ident, $cmd:expr) => {
+        async fn $name(
+            State(st): State<AppState>,
+            who: Principal,
+            Path(link): Path<String>,
+        ) -> Result<Json<Value>, ApiError> {
+            st.send($cmd(link), who).await.map(Json)
+        }
+    };
+}
+
+link_verb!(drain, |link| Command::SetDrain {
+    link,
+    drained: true
+});
+link_verb!(undrain, |link| Command::SetDrain {
+    link,
+    drained: false
+});
+link_verb!(sim_fail, |link| Command::InjectLink { link, up: false });
+link_verb!(sim_restore, |link| Command::InjectLink { link, up: true });
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapacityBody {
+    capacity: Bandwidth,
+}
+
+async fn capacity(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(link): Path<String>,
+    Body(body): Body<CapacityBody>,
+) -> Result<Json<Value>, ApiError> {
+    let cmd = Command::SetCapacity {
+        link,
+        capacity_bps: body.capacity.bps(),
+    };
+    st.send(cmd, who).await.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UtilQuery {
+    #[serde(default)]
+    since_ms: i64,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    1000
+}
+
+async fn utilisation(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(link): Path<String>,
+    Query(q): Query<UtilQuery>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read link history")?;
+    if !st.snap().links.iter().any(|l| l.id == link) {
+        return Err(ApiError::not_found("link", &link));
+    }
+    let samples = st
+        .store
+        .utilisation(&link, q.since_ms, q.limit.min(100_000))?;
+    Ok(Json(json!({ "link": link, "samples": samples })))
+}
+
+async fn sim_stats(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read the simulator")?;
+    let sim = st
+        .sim
+        .as_ref()
+        .ok_or_else(|| ApiError::new(Code::NotFound, "the southbound is not the simulator"))?;
+    Ok(Json(json!(sim.stats())))
+}
+
+async fn list_services(State(st): State<AppState>, who: Principal) -> Json<Value> {
+    let s = st.snap();
+    let visible: Vec<_> = s
+        .services
+        .values()
+        .filter(|v| who.can_read_network() || v.spec.tenant.as_deref().is_some_and(|t| who.owns(t)))
+        .collect();
+    Json(json!(visible))
+}
+
+/// A service visible to `who`; others' services are "not found", never "forbidden",
+/// so a tenant cannot probe for their existence.
+fn visible_service(s: &Snapshot, who: &Principal, id: &str) -> Result<Value, ApiError> {
+    s.services
+        .get(id)
+        .filter(|v| who.can_read_network() || v.spec.tenant.as_deref().is_some_and(|t| who.owns(t)))
+        .map(|v| json!(v))
+        .ok_or_else(|| ApiError::not_found("service", id))
+}
+
+async fn get_service(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    visible_service(&st.snap(), &who, &id).map(Json)
+}
+
+async fn create_service(
+    State(st): State<AppState>,
+    who: Principal,
+    Body(spec): Body<crate::service::ServiceSpec>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let out = st.send(Command::CreateService { spec }, who).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+async fn replace_service(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Body(spec): Body<crate::service::ServiceSpec>,
+) -> Result<Json<Value>, ApiError> {
+    st.send(Command::ReplaceService { id, spec }, who)
+        .await
+        .map(Json)
+}
+
+async fn delete_service(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    st.send(Command::DeleteService { id }, who).await.map(Json)
+}
+
+async fn service_allocation(
+    State(st): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = st.snap();
+    visible_service(&s, &who, &id)?;
+    let a = s
+        .allocation
+        .as_ref()
+        .ok_or_else(|| ApiError::new(Code::Unavailable, "no allocation installed yet"))?;
+    let flows = a.services.get(&id).cloned().unwrap_or_default();
+    Ok(Json(
+        json!({ "service": id, "version": a.version, "cause": a.cause, "flows": flows }),
+    ))
+}
+
+async fn allocation(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read the whole allocation")?;
+    let s = st.snap();
+    let a = s
+        .allocation
+        .as_ref()
+        .ok_or_else(|| ApiError::new(Code::Unavailable, "no allocation installed yet"))?;
+    Ok(Json(json!(a)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+async fn audit(
+    State(st): State<AppState>,
+    who: Principal,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read the audit log")?;
+    let rows = st.store.audit_since(q.after, q.limit.min(10_000))?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let detail: Value = serde_json::from_str(&r.detail).unwrap_or(Value::String(r.detail));
+            json!({ "seq": r.seq, "at_ms": r.at_ms, "actor": r.actor, "action": r.action,
+                    "subject": r.subject, "detail": detail })
+        })
+        .collect();
+    Ok(Json(json!(rows)))
+}
+
+/// Server-Sent Events: every controller event; tenants get only allocation
+/// versions and the audit records of their own services.
+async fn events(
+    State(st): State<AppState>,
+    who: Principal,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let snapshot = st.snapshot.clone();
+    let stream = BroadcastStream::new(st.events.subscribe()).filter_map(move |ev| {
+        let ev = ev.ok()?;
+        if !who.can_read_network() {
+            let own = |id: &str| {
+                snapshot
+                    .borrow()
+                    .services
+                    .get(id)
+                    .and_then(|s| s.spec.tenant.clone())
+                    .is_some_and(|t| who.owns(&t))
+            };
+            match &ev {
+                Event::Allocation { .. } => {}
+                Event::Audit { subject, .. } if own(subject) => {}
+                _ => return None,
+            }
+        }
+        let data = serde_json::to_string(&ev).ok()?;
+        let kind = match &ev {
+            Event::Audit { .. } => "audit",
+            Event::LinkState { .. } => "link-state",
+            Event::Allocation { .. } => "allocation",
+            Event::Counters { .. } => "counters",
+        };
+        Some(Ok(SseEvent::default().event(kind).data(data)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    name: String,
+    role: Role,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+async fn create_token(
+    State(st): State<AppState>,
+    who: Principal,
+    Body(body): Body<TokenBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    who.require(who.is_admin(), "create tokens")?;
+    crate::service::validate_name("name", &body.name)?;
+    match (body.role, &body.tenant) {
+        (Role::Tenant, None) => return Err(field("tenant", "required for role tenant")),
+        (Role::Tenant, Some(t)) => crate::service::validate_name("tenant", t)?,
+        (_, Some(_)) => return Err(field("tenant", "only tenant tokens belong to a tenant")),
+        (_, None) => {}
+    }
+    let secret = auth::new_secret();
+    let detail = json!({ "role": body.role, "tenant": body.tenant }).to_string();
+    st.store.put_token(
+        &auth::hash(&secret),
+        &TokenRow {
+            name: body.name.clone(),
+            role: body.role.to_string(),
+            tenant: body.tenant.clone(),
+        },
+        Audit {
+            actor: &who.name,
+            action: "token.create",
+            subject: &body.name,
+            detail: &detail,
+        },
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "token": secret, "name": body.name, "role": body.role, "tenant": body.tenant }),
+        ),
+    ))
+}
+
+/// Prometheus text exposition of the snapshot.
+async fn metrics(State(st): State<AppState>, who: Principal) -> Result<Response, ApiError> {
+    who.require(who.can_read_network(), "read metrics")?;
+    let s = st.snap();
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, kind: &str, rows: Vec<(String, f64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in rows {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    let label = |l: &str| {
+        format!(
+            "{{link=\"{}\"}}",
+            l.replace('\\', "\\\\").replace('"', "\\\"")
+        )
+    };
+    family(
+        "keel_link_up",
+        "1 when the link is operationally up.",
+        "gauge",
+        s.links
+            .iter()
+            .map(|l| (label(&l.id), f64::from(u8::from(l.up))))
+            .collect(),
+    );
+    family(
+        "keel_link_drained",
+        "1 when the link is administratively drained.",
+        "gauge",
+        s.links
+            .iter()
+            .map(|l| (label(&l.id), f64::from(u8::from(l.drained))))
+            .collect(),
+    );
+    family(
+        "keel_link_capacity_bps",
+        "Capacity in force, bit/s.",
+        "gauge",
+        s.links
+            .iter()
+            .map(|l| (label(&l.id), l.capacity_bps))
+            .collect(),
+    );
+    family(
+        "keel_link_planned_bps",
+        "Load the installed allocation puts on the link, bit/s.",
+        "gauge",
+        s.links
+            .iter()
+            .map(|l| (label(&l.id), l.planned_bps))
+            .collect(),
+    );
+    family(
+        "keel_link_utilisation",
+        "Measured offered load over capacity.",
+        "gauge",
+        s.links
+            .iter()
+            .filter_map(|l| l.utilisation.map(|u| (label(&l.id), u)))
+            .collect(),
+    );
+    family(
+        "keel_services",
+        "Services admitted.",
+        "gauge",
+        vec![(String::new(), s.services.len() as f64)],
+    );
+    family(
+        "keel_reoptimisations_total",
+        "Allocations installed since start.",
+        "counter",
+        vec![(String::new(), s.reoptimisations as f64)],
+    );
+    if let Some(a) = &s.allocation {
+        let f = &a.figures;
+        family(
+            "keel_allocation_version",
+            "Version of the installed allocation.",
+            "gauge",
+            vec![(String::new(), a.version as f64)],
+        );
+        family(
+            "keel_carried_bps",
+            "Traffic the installed allocation carries, bit/s.",
+            "gauge",
+            vec![(String::new(), f.carried_bps)],
+        );
+        family(
+            "keel_demand_bps",
+            "Traffic offered, bit/s.",
+            "gauge",
+            vec![(String::new(), f.demand_bps)],
+        );
+        family(
+            "keel_solve_seconds",
+            "Time of the last solve by phase.",
+            "gauge",
+            vec![
+                ("{phase=\"paths\"}".into(), f.paths_s),
+                ("{phase=\"build\"}".into(), f.build_s),
+                ("{phase=\"solve\"}".into(), f.solve_s),
+            ],
+        );
+    }
+    let mut resp = out.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+/// Every route the router serves, for the OpenAPI completeness test.
+pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        ("/api/v1/health", &["get"][..]),
+        ("/api/v1/ready", &["get"]),
+        ("/api/v1/status", &["get"]),
+        ("/api/v1/topology", &["get"]),
+        ("/api/v1/links", &["get"]),
+        ("/api/v1/links/{id}", &["get"]),
+        ("/api/v1/links/{id}/drain", &["post"]),
+        ("/api/v1/links/{id}/undrain", &["post"]),
+        ("/api/v1/links/{id}/capacity", &["put"]),
+        ("/api/v1/links/{id}/utilisation", &["get"]),
+        ("/api/v1/sim/links/{id}/fail", &["post"]),
+        ("/api/v1/sim/links/{id}/restore", &["post"]),
+        ("/api/v1/sim/stats", &["get"]),
+        ("/api/v1/services", &["get", "post"]),
+        ("/api/v1/services/{id}", &["get", "put", "delete"]),
+        ("/api/v1/services/{id}/allocation", &["get"]),
+        ("/api/v1/allocation", &["get"]),
+        ("/api/v1/audit", &["get"]),
+        ("/api/v1/events", &["get"]),
+        ("/api/v1/tokens", &["post"]),
+        ("/metrics", &["get"]),
+        ("/openapi.json", &["get"]),
+    ])
+}

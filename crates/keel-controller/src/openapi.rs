@@ -1,0 +1,272 @@
+//! The OpenAPI 3.1 document served at `/openapi.json`. Written out here rather than
+//! derived: the request schemas are few, and a test checks that every route the
+//! router serves is described (see `api::routes`).
+
+use serde_json::{Value, json};
+
+/// (path, method, summary, role needed, request schema name)
+const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "/api/v1/health",
+        "get",
+        "Liveness: the process answers.",
+        "none",
+        None,
+    ),
+    (
+        "/api/v1/ready",
+        "get",
+        "Readiness: an allocation is installed (503 until then).",
+        "none",
+        None,
+    ),
+    (
+        "/api/v1/status",
+        "get",
+        "Summary of the network, services and last allocation.",
+        "any",
+        None,
+    ),
+    (
+        "/api/v1/topology",
+        "get",
+        "Sites (with SRv6 locators) and links.",
+        "any",
+        None,
+    ),
+    (
+        "/api/v1/links",
+        "get",
+        "Every link with state, capacity, planned and measured load.",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/links/{id}",
+        "get",
+        "One link and the services crossing it.",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/links/{id}/drain",
+        "post",
+        "Drain a link for maintenance: traffic moves off at once.",
+        "operator",
+        None,
+    ),
+    (
+        "/api/v1/links/{id}/undrain",
+        "post",
+        "Return a drained link to service.",
+        "operator",
+        None,
+    ),
+    (
+        "/api/v1/links/{id}/capacity",
+        "put",
+        "Change a link's capacity (rain fade, upgrade).",
+        "operator",
+        Some("Capacity"),
+    ),
+    (
+        "/api/v1/links/{id}/utilisation",
+        "get",
+        "Measured utilisation history (query: since_ms, limit).",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/sim/links/{id}/fail",
+        "post",
+        "Cut a link in the simulated network.",
+        "operator",
+        None,
+    ),
+    (
+        "/api/v1/sim/links/{id}/restore",
+        "post",
+        "Restore a link in the simulated network.",
+        "operator",
+        None,
+    ),
+    (
+        "/api/v1/sim/stats",
+        "get",
+        "Simulator observations (peak utilisation after updates, reaction time).",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/services",
+        "get",
+        "Services visible to the caller.",
+        "any",
+        None,
+    ),
+    (
+        "/api/v1/services",
+        "post",
+        "Create a service; 422 with the reason and the best offer when admission control refuses it.",
+        "tenant",
+        Some("Service"),
+    ),
+    (
+        "/api/v1/services/{id}",
+        "get",
+        "One service with its status.",
+        "any",
+        None,
+    ),
+    (
+        "/api/v1/services/{id}",
+        "put",
+        "Replace a service (admission control again).",
+        "tenant",
+        Some("Service"),
+    ),
+    (
+        "/api/v1/services/{id}",
+        "delete",
+        "Remove a service.",
+        "tenant",
+        None,
+    ),
+    (
+        "/api/v1/services/{id}/allocation",
+        "get",
+        "Paths, segment lists, rates, latency and why each path.",
+        "any",
+        None,
+    ),
+    (
+        "/api/v1/allocation",
+        "get",
+        "The whole installed allocation with solver figures.",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/audit",
+        "get",
+        "Audit log (query: after, limit).",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/events",
+        "get",
+        "Server-Sent Events: audit, link-state, allocation, counters.",
+        "any",
+        None,
+    ),
+    (
+        "/api/v1/tokens",
+        "post",
+        "Create a token; the secret is shown only in this reply.",
+        "admin",
+        Some("Token"),
+    ),
+    (
+        "/metrics",
+        "get",
+        "Prometheus text exposition.",
+        "viewer",
+        None,
+    ),
+    ("/openapi.json", "get", "This document.", "none", None),
+];
+
+pub fn operations() -> impl Iterator<Item = (&'static str, &'static str)> {
+    OPERATIONS.iter().map(|(p, m, ..)| (*p, *m))
+}
+
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (path, method, summary, role, body) in OPERATIONS {
+        let mut op = json!({
+            "summary": summary,
+            "description": format!("Role: {role}."),
+            "responses": {
+                "200": { "description": "OK" },
+                "4XX": { "description": "Client error", "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        if *role != "none" {
+            op["security"] = json!([{ "bearer": [] }]);
+        }
+        if path.contains("{id}") {
+            op["parameters"] = json!([{ "name": "id", "in": "path", "required": true,
+                                        "schema": { "type": "string" } }]);
+        }
+        if let Some(schema) = body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": {
+                "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    let rate = json!({ "type": "string", "description": "A rate with unit, e.g. \"400G\", \"2.5G\", \"100M\"." });
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Keel controller API", "version": "1",
+                  "description": "Backbone services, links and allocations of a Keel controller." },
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": { "code": { "type": "string" }, "message": { "type": "string" },
+                                    "field": { "type": "string" }, "details": {} } } } },
+                "Capacity": { "type": "object", "additionalProperties": false,
+                              "required": ["capacity"], "properties": { "capacity": rate } },
+                "Token": { "type": "object", "additionalProperties": false, "required": ["name", "role"],
+                           "properties": { "name": { "type": "string" },
+                                           "role": { "enum": ["admin", "operator", "tenant", "viewer"] },
+                                           "tenant": { "type": "string" } } },
+                "Service": { "type": "object", "additionalProperties": false,
+                             "required": ["kind", "endpoints", "class", "rate"],
+                             "properties": {
+                                 "id": { "type": "string" }, "tenant": { "type": "string" },
+                                 "name": { "type": "string" },
+                                 "kind": { "enum": ["internet", "intranet", "vpn"] },
+                                 "endpoints": { "type": "array", "items": { "type": "object",
+                                     "additionalProperties": false, "required": ["site"],
+                                     "properties": { "site": { "type": "string" },
+                                                     "prefixes": { "type": "array", "items": { "type": "string" } } } } },
+                                 "class": { "enum": ["voice", "video", "interactive", "business", "bulk", "best-effort"] },
+                                 "rate": rate,
+                                 "latency_ms": { "type": "number" },
+                                 "avoid_sites": { "type": "array", "items": { "type": "string" } },
+                                 "avoid_srlgs": { "type": "array", "items": { "type": "string" } },
+                                 "disjoint": { "type": "boolean" } } }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let mut documented: Vec<(String, String)> = operations()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect();
+        documented.sort();
+        let mut served: Vec<(String, String)> = crate::api::routes()
+            .into_iter()
+            .flat_map(|(p, ms)| ms.iter().map(move |m| (p.to_string(), m.to_string())))
+            .collect();
+        served.sort();
+        assert_eq!(documented, served);
+        let doc = document();
+        assert_eq!(
+            doc["paths"]["/api/v1/services"]["post"]["requestBody"]["required"],
+            true
+        );
+    }
+}

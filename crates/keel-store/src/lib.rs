@@ -1,0 +1,594 @@
+//! Keel's embedded store: one SQLite file (WAL, `synchronous=FULL`) that holds the
+//! topology versions, link administrative state, services, allocations, the audit
+//! log, API tokens and link utilisation history.
+//!
+//! Documents (topology, service, allocation) are stored as JSON text so the store
+//! knows nothing of the controller's types, and operators can read them with the
+//! `sqlite3` shell. Every write is one transaction that commits to disk before the
+//! call returns: a caller acknowledges a change only after that.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("creating data directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("store {path} has schema version {found}; this keel understands up to {supported}")]
+    Schema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS topology (
+    version INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_state (
+    link TEXT PRIMARY KEY,
+    drained INTEGER NOT NULL DEFAULT 0,
+    capacity_bps REAL
+);
+CREATE TABLE IF NOT EXISTS service (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS allocation (
+    version INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    cause TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS token (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tenant TEXT,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_util (
+    link TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    offered_bps REAL NOT NULL,
+    carried_bps REAL NOT NULL,
+    utilisation REAL NOT NULL,
+    PRIMARY KEY (link, at_ms)
+) WITHOUT ROWID;
+";
+
+/// One audit record: who did what to which element, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    /// JSON text with the cause and details.
+    pub detail: String,
+}
+
+/// What to record with a write; `seq` and the time are the store's.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub detail: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    pub id: String,
+    pub tenant: String,
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkStateRow {
+    pub link: String,
+    pub drained: bool,
+    pub capacity_bps: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub name: String,
+    pub role: String,
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct UtilSample {
+    pub at_ms: i64,
+    pub offered_bps: f64,
+    pub carried_bps: f64,
+    pub utilisation: f64,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `keel.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join("keel.db");
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(open_err)?;
+        // WAL lets readers run beside the writer; FULL syncs the WAL on every
+        // commit so an acknowledged write survives a power cut, not only kill -9.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(open_err)?;
+        match found.and_then(|v| v.parse::<i64>().ok()) {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::Schema {
+                    path,
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(open_err)?;
+            }
+        }
+        Ok(Store {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // The connection holds no Rust invariants a panic could break.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in one transaction with an audit record; commits before returning.
+    fn write<T>(
+        &self,
+        audit: Option<Audit>,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        if let Some(a) = audit {
+            insert_audit(&tx, a)?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.write(None, |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                [key, value],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Stores a new topology version and returns its number.
+    pub fn save_topology(&self, doc: &str, audit: Audit) -> Result<i64> {
+        self.write(Some(audit), |tx| {
+            tx.execute(
+                "INSERT INTO topology (at_ms, doc) VALUES (?1, ?2)",
+                params![now_ms(), doc],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    pub fn latest_topology(&self) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT version, doc FROM topology ORDER BY version DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn set_link_state(&self, row: &LinkStateRow, audit: Audit) -> Result<()> {
+        self.write(Some(audit), |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO link_state (link, drained, capacity_bps) VALUES (?1, ?2, ?3)",
+                params![row.link, row.drained, row.capacity_bps],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn link_states(&self) -> Result<Vec<LinkStateRow>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT link, drained, capacity_bps FROM link_state")?;
+        let rows = st.query_map([], |r| {
+            Ok(LinkStateRow {
+                link: r.get(0)?,
+                drained: r.get(1)?,
+                capacity_bps: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Inserts or replaces a service.
+    pub fn put_service(&self, row: &ServiceRow, audit: Audit) -> Result<()> {
+        self.write(Some(audit), |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO service (id, tenant, doc, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![row.id, row.tenant, row.doc, now_ms()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Removes a service; false when there was none.
+    pub fn delete_service(&self, id: &str, audit: Audit) -> Result<bool> {
+        self.write(Some(audit), |tx| {
+            Ok(tx.execute("DELETE FROM service WHERE id = ?1", [id])? > 0)
+        })
+    }
+
+    pub fn services(&self) -> Result<Vec<ServiceRow>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT id, tenant, doc FROM service ORDER BY id")?;
+        let rows = st.query_map([], |r| {
+            Ok(ServiceRow {
+                id: r.get(0)?,
+                tenant: r.get(1)?,
+                doc: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores the allocation now installed; returns its version.
+    pub fn save_allocation(&self, cause: &str, doc: &str, audit: Audit) -> Result<i64> {
+        self.write(Some(audit), |tx| {
+            tx.execute(
+                "INSERT INTO allocation (at_ms, cause, doc) VALUES (?1, ?2, ?3)",
+                params![now_ms(), cause, doc],
+            )?;
+            let version = tx.last_insert_rowid();
+            // Only the newest few are kept; the audit log keeps the history of why.
+            tx.execute("DELETE FROM allocation WHERE version <= ?1", [version - 16])?;
+            Ok(version)
+        })
+    }
+
+    pub fn latest_allocation(&self) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT version, doc FROM allocation ORDER BY version DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn audit(&self, audit: Audit) -> Result<()> {
+        self.write(Some(audit), |_| Ok(()))
+    }
+
+    /// Audit records after `after` (a sequence number), oldest first.
+    pub fn audit_since(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, at_ms, actor, action, subject, detail FROM audit
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, limit as i64], |r| {
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at_ms: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                subject: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores a token by the hash of its secret.
+    pub fn put_token(&self, hash: &str, row: &TokenRow, audit: Audit) -> Result<()> {
+        self.write(Some(audit), |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO token (hash, name, role, tenant, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash, row.name, row.role, row.tenant, now_ms()],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT name, role, tenant FROM token WHERE hash = ?1",
+                [hash],
+                |r| {
+                    Ok(TokenRow {
+                        name: r.get(0)?,
+                        role: r.get(1)?,
+                        tenant: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn token_count(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT count(*) FROM token", [], |r| r.get(0))?)
+    }
+
+    /// Appends one utilisation sample per link (link, offered, carried, capacity).
+    pub fn record_utilisation(&self, at_ms: i64, rows: &[(&str, f64, f64, f64)]) -> Result<()> {
+        self.write(None, |tx| {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO link_util (link, at_ms, offered_bps, carried_bps, utilisation)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (link, offered, carried, capacity) in rows {
+                let util = if *capacity > 0.0 { offered / capacity } else { 0.0 };
+                st.execute(params![link, at_ms, offered, carried, util])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Samples of one link at or after `since_ms`, oldest first.
+    pub fn utilisation(&self, link: &str, since_ms: i64, limit: usize) -> Result<Vec<UtilSample>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT at_ms, offered_bps, carried_bps, utilisation FROM link_util
+             WHERE link = ?1 AND at_ms >= ?2 ORDER BY at_ms DESC LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![link, since_ms, limit as i64], |r| {
+            Ok(UtilSample {
+                at_ms: r.get(0)?,
+                offered_bps: r.get(1)?,
+                carried_bps: r.get(2)?,
+                utilisation: r.get(3)?,
+            })
+        })?;
+        let mut out: Vec<UtilSample> = rows.collect::<rusqlite::Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Drops utilisation samples older than `before_ms`.
+    pub fn prune_utilisation(&self, before_ms: i64) -> Result<usize> {
+        self.write(None, |tx| {
+            tx.execute("DELETE FROM link_util WHERE at_ms < ?1", [before_ms])
+        })
+    }
+}
+
+fn insert_audit(tx: &rusqlite::Transaction, a: Audit) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO audit (at_ms, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![now_ms(), a.actor, a.action, a.subject, a.detail],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit<'a>(action: &'a str, subject: &'a str) -> Audit<'a> {
+        Audit {
+            actor: "test",
+            action,
+            subject,
+            detail: "{}",
+        }
+    }
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("keel-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn writes_survive_reopening_with_their_audit_records() {
+        let dir = tempdir("reopen");
+        {
+            let s = Store::open(&dir).expect("open");
+            let row = ServiceRow {
+                id: "svc-1".into(),
+                tenant: "acme".into(),
+                doc: "{\"rate\":1}".into(),
+            };
+            s.put_service(&row, audit("service.create", "svc-1"))
+                .expect("put");
+            s.put_service(
+                &ServiceRow {
+                    id: "svc-2".into(),
+                    ..row.clone()
+                },
+                audit("service.create", "svc-2"),
+            )
+            .expect("put");
+            assert!(
+                s.delete_service("svc-2", audit("service.delete", "svc-2"))
+                    .expect("del")
+            );
+            assert!(
+                !s.delete_service("svc-9", audit("service.delete", "svc-9"))
+                    .expect("del")
+            );
+            let v = s
+                .save_topology("{}", audit("topology.import", "t"))
+                .expect("topo");
+            assert_eq!(v, 1);
+        }
+        let s = Store::open(&dir).expect("reopen");
+        let services = s.services().expect("services");
+        assert_eq!(services.len(), 1);
+        assert_eq!(services[0].id, "svc-1");
+        assert_eq!(services[0].tenant, "acme");
+        let log = s.audit_since(0, 100).expect("audit");
+        let actions: Vec<_> = log.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "service.create",
+                "service.create",
+                "service.delete",
+                "service.delete",
+                "topology.import"
+            ]
+        );
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(s.latest_topology().expect("topo").map(|t| t.0), Some(1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn allocations_keep_only_the_newest_versions() {
+        let dir = tempdir("alloc");
+        let s = Store::open(&dir).expect("open");
+        for i in 0..40 {
+            s.save_allocation(
+                "test",
+                &format!("{{\"n\":{i}}}"),
+                audit("allocation", "all"),
+            )
+            .expect("save");
+        }
+        let (v, doc) = s.latest_allocation().expect("latest").expect("some");
+        assert_eq!(v, 40);
+        assert_eq!(doc, "{\"n\":39}");
+        let kept: i64 = s
+            .conn()
+            .query_row("SELECT count(*) FROM allocation", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(kept, 16);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn utilisation_history_is_ordered_and_prunable() {
+        let dir = tempdir("util");
+        let s = Store::open(&dir).expect("open");
+        for t in 0..5 {
+            s.record_utilisation(t * 1000, &[("a", 5.0, 5.0, 10.0), ("b", 1.0, 1.0, 0.0)])
+                .expect("record");
+        }
+        let a = s.utilisation("a", 2000, 10).expect("query");
+        assert_eq!(
+            a.iter().map(|x| x.at_ms).collect::<Vec<_>>(),
+            [2000, 3000, 4000]
+        );
+        assert_eq!(a[0].utilisation, 0.5);
+        assert_eq!(s.utilisation("a", 0, 2).expect("query").len(), 2);
+        assert_eq!(s.prune_utilisation(3000).expect("prune"), 6);
+        assert_eq!(
+            s.utilisation("b", 0, 10).expect("query")[0].utilisation,
+            0.0
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tokens_are_found_by_hash() {
+        let dir = tempdir("token");
+        let s = Store::open(&dir).expect("open");
+        assert_eq!(s.token_count().expect("count"), 0);
+        let row = TokenRow {
+            name: "t1".into(),
+            role: "tenant".into(),
+            tenant: Some("acme".into()),
+        };
+        s.put_token("h1", &row, audit("token.create", "t1"))
+            .expect("put");
+        assert_eq!(s.token("h1").expect("get"), Some(row));
+        assert_eq!(s.token("h2").expect("get"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,676 @@
+//! Integration tests of `keel serve`: the real binary on an ephemeral loopback
+//! port with a temporary data directory, driven over its REST API.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    url: String,
+    admin: String,
+}
+
+fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("keel-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--replay-day", "0"])
+            .args([
+                "--min-reroute-interval",
+                "1s",
+                "--counter-interval",
+                "200ms",
+            ])
+            .arg("--data-dir")
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start keel serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("keel controller listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the server announces its URL");
+        let admin = std::fs::read_to_string(dir.join("admin.token"))
+            .expect("admin token file")
+            .trim()
+            .to_string();
+        let s = Server { child, url, admin };
+        s.wait_for(|s| s.get("/api/v1/ready", None).0 == 200, "ready");
+        s
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.url);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let resp = match method {
+            "GET" | "DELETE" => {
+                let mut r = if method == "GET" {
+                    agent.get(&url)
+                } else {
+                    agent.delete(&url)
+                };
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = if method == "POST" {
+                    agent.post(&url)
+                } else {
+                    agent.put(&url)
+                };
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.header("Content-Type", "application/json")
+                    .send(body.unwrap_or("").as_bytes())
+            }
+        };
+        let mut resp = resp.expect("HTTP exchange");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, token, None)
+    }
+
+    fn admin_get(&self, path: &str) -> Value {
+        let (status, v) = self.get(path, Some(&self.admin));
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        self.request("POST", path, Some(token), Some(&body.to_string()))
+    }
+
+    fn token(&self, name: &str, role: &str, tenant: Option<&str>) -> String {
+        let mut body = json!({ "name": name, "role": role });
+        if let Some(t) = tenant {
+            body["tenant"] = json!(t);
+        }
+        let (status, v) = self.post("/api/v1/tokens", &self.admin, &body);
+        assert_eq!(status, 201, "{v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    fn wait_for(&self, ok: impl Fn(&Server) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if ok(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    fn allocation_version(&self) -> i64 {
+        self.admin_get("/api/v1/allocation")["version"]
+            .as_i64()
+            .expect("version")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn vpn(sites: &[&str], rate: &str) -> Value {
+    json!({
+        "kind": "vpn",
+        "class": "business",
+        "rate": rate,
+        "endpoints": sites.iter().map(|s| json!({ "site": s })).collect::<Vec<_>>(),
+    })
+}
+
+#[test]
+fn tenants_see_and_manage_only_their_own_services() {
+    let dir = data_dir("tenants");
+    let s = Server::start(&dir);
+    let acme = s.token("acme-ops", "tenant", Some("acme"));
+    let globex = s.token("globex-ops", "tenant", Some("globex"));
+    let viewer = s.token("noc", "viewer", None);
+
+    let (st, a) = s.post("/api/v1/services", &acme, &vpn(&["NYCM", "CHIN"], "1G"));
+    assert_eq!(st, 201, "{a}");
+    assert_eq!(a["service"]["tenant"], "acme");
+    assert_eq!(a["admission"]["admitted"], "true");
+    let acme_id = a["service"]["id"].as_str().expect("id").to_string();
+    let (st, g) = s.post("/api/v1/services", &globex, &vpn(&["LOSA", "SNVA"], "1G"));
+    assert_eq!(st, 201, "{g}");
+    let globex_id = g["service"]["id"].as_str().expect("id").to_string();
+    let mut admin_svc = vpn(&["WASH", "ATLA"], "1G");
+    admin_svc["tenant"] = json!("initech");
+    assert_eq!(s.post("/api/v1/services", &s.admin, &admin_svc).0, 201);
+
+    // Each tenant lists only its own; the admin and the viewer see all three.
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("list")
+            .iter()
+            .map(|x| x["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&s.get("/api/v1/services", Some(&acme)).1),
+        vec![acme_id.clone()]
+    );
+    assert_eq!(
+        ids(&s.get("/api/v1/services", Some(&globex)).1),
+        vec![globex_id.clone()]
+    );
+    assert_eq!(ids(&s.get("/api/v1/services", Some(&s.admin)).1).len(), 3);
+    assert_eq!(ids(&s.get("/api/v1/services", Some(&viewer)).1).len(), 3);
+
+    // Another tenant's service does not exist for you, whatever you try.
+    let other = format!("/api/v1/services/{globex_id}");
+    assert_eq!(s.get(&other, Some(&acme)).0, 404);
+    assert_eq!(s.get(&format!("{other}/allocation"), Some(&acme)).0, 404);
+    assert_eq!(s.request("DELETE", &other, Some(&acme), None).0, 404);
+    let (st, _) = s.request(
+        "PUT",
+        &other,
+        Some(&acme),
+        Some(&vpn(&["LOSA", "SNVA"], "2G").to_string()),
+    );
+    assert_eq!(st, 404);
+    // Ordering a service for another tenant is forbidden.
+    let mut foreign = vpn(&["NYCM", "WASH"], "1G");
+    foreign["tenant"] = json!("globex");
+    assert_eq!(s.post("/api/v1/services", &acme, &foreign).0, 403);
+    // A tenant reads its own allocation with segment lists.
+    let (st, alloc) = s.get(
+        &format!("/api/v1/services/{acme_id}/allocation"),
+        Some(&acme),
+    );
+    assert_eq!(st, 200, "{alloc}");
+    let flows = alloc["flows"].as_array().expect("flows");
+    assert_eq!(flows.len(), 2);
+    for f in flows {
+        assert!(!f["paths"].as_array().expect("paths").is_empty(), "{f}");
+        assert_eq!(f["carried_bps"], f["rate_bps"]);
+    }
+
+    // Roles: tenants cannot read the network, viewers cannot change it, only
+    // admins make tokens; no or a wrong token is 401.
+    assert_eq!(s.get("/api/v1/links", Some(&acme)).0, 403);
+    assert_eq!(s.get("/api/v1/audit", Some(&globex)).0, 403);
+    assert_eq!(s.get("/api/v1/links", Some(&viewer)).0, 200);
+    assert_eq!(s.post("/api/v1/services", &viewer, &admin_svc).0, 403);
+    assert_eq!(
+        s.post("/api/v1/links/NYCM-%3ECHIN/drain", &viewer, &json!({}))
+            .0,
+        403
+    );
+    assert_eq!(
+        s.post(
+            "/api/v1/tokens",
+            &acme,
+            &json!({"name": "x", "role": "admin"})
+        )
+        .0,
+        403
+    );
+    assert_eq!(s.get("/api/v1/services", None).0, 401);
+    assert_eq!(s.get("/api/v1/services", Some("keel_not-a-token")).0, 401);
+
+    // The tenant deletes its own service.
+    assert_eq!(
+        s.request(
+            "DELETE",
+            &format!("/api/v1/services/{acme_id}"),
+            Some(&acme),
+            None
+        )
+        .0,
+        200
+    );
+    assert!(ids(&s.get("/api/v1/services", Some(&acme)).1).is_empty());
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Link ids used by any path of the service's allocation.
+fn links_used(s: &Server, id: &str) -> Vec<String> {
+    let alloc = s.admin_get(&format!("/api/v1/services/{id}/allocation"));
+    let mut out: Vec<String> = alloc["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .flat_map(|f| f["paths"].as_array().expect("paths").iter())
+        .flat_map(|p| p["links"].as_array().expect("links").iter())
+        .map(|l| l.as_str().expect("link").to_string())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn encode(id: &str) -> String {
+    id.replace('>', "%3E")
+}
+
+#[test]
+fn a_failed_link_gets_a_new_allocation_that_avoids_it() {
+    let dir = data_dir("failure");
+    let s = Server::start(&dir);
+    let (st, v) = s.post("/api/v1/services", &s.admin, &{
+        let mut v = vpn(&["NYCM", "LOSA"], "2G");
+        v["tenant"] = json!("acme");
+        v
+    });
+    assert_eq!(st, 201, "{v}");
+    let id = v["service"]["id"].as_str().expect("id").to_string();
+    s.wait_for(
+        |s| !links_used(s, &id).is_empty(),
+        "the service's allocation",
+    );
+    let victim = links_used(&s, &id)[0].clone();
+    let before = s.allocation_version();
+
+    let (st, v) = s.post(
+        &format!("/api/v1/sim/links/{}/fail", encode(&victim)),
+        &s.admin,
+        &json!({}),
+    );
+    assert_eq!(st, 200, "{v}");
+    s.wait_for(|s| s.allocation_version() > before, "a new allocation");
+    assert!(
+        !links_used(&s, &id).contains(&victim),
+        "{victim} still used"
+    );
+    // Nothing in the whole allocation crosses the failed link.
+    let all = s.admin_get("/api/v1/allocation");
+    let crossing = all["services"]
+        .as_object()
+        .expect("services")
+        .values()
+        .flat_map(|f| f.as_array().expect("flows").iter())
+        .flat_map(|f| f["paths"].as_array().expect("paths").iter())
+        .filter(|p| {
+            p["links"]
+                .as_array()
+                .expect("links")
+                .iter()
+                .any(|l| l == &json!(victim))
+        })
+        .count();
+    assert_eq!(crossing, 0);
+    let svc = s.admin_get(&format!("/api/v1/services/{id}"));
+    assert_eq!(svc["status"], "active", "{svc}");
+    let link = s.admin_get(&format!("/api/v1/links/{}", encode(&victim)));
+    assert_eq!(link["link"]["up"], false);
+    let stats = s.admin_get("/api/v1/sim/stats");
+    assert!(stats["last_failure_reaction"].is_object(), "{stats}");
+    assert_eq!(
+        stats["lost_bps"], 0.0,
+        "traffic still sent into the failed link: {stats}"
+    );
+    let audit = s.admin_get("/api/v1/audit?limit=1000");
+    let actions: Vec<(&str, &str)> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap_or(""),
+                a["subject"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("link.down", victim.as_str())),
+        "{actions:?}"
+    );
+    assert!(audit.as_array().expect("audit").iter().any(|a| {
+        a["action"] == "allocation.install"
+            && a["detail"]["cause"]
+                .as_str()
+                .is_some_and(|c| c.contains(&format!("link {victim} down")))
+    }));
+
+    // Drain another used link as an operator: traffic leaves it too.
+    let op = s.token("ops", "operator", None);
+    let second = links_used(&s, &id)[0].clone();
+    let before = s.allocation_version();
+    assert_eq!(
+        s.post(
+            &format!("/api/v1/links/{}/drain", encode(&second)),
+            &op,
+            &json!({})
+        )
+        .0,
+        200
+    );
+    s.wait_for(
+        |s| s.allocation_version() > before,
+        "an allocation after the drain",
+    );
+    assert!(!links_used(&s, &id).contains(&second));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kill_9_during_a_burst_of_writes_loses_nothing_acknowledged() {
+    let dir = data_dir("kill9");
+    let s = Server::start(&dir);
+    let acked: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let pairs = [
+        ("NYCM", "CHIN"),
+        ("WASH", "ATLA"),
+        ("LOSA", "SNVA"),
+        ("KSCY", "DNVR"),
+        ("HSTN", "IPLS"),
+    ];
+    let url = s.url.clone();
+    let admin = s.admin.clone();
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let acked = acked.clone();
+            let (url, admin) = (url.clone(), admin.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .build()
+                    .into();
+                for n in 0..200 {
+                    let (a, b) = pairs[(n + w) % pairs.len()];
+                    let mut spec = vpn(&[a, b], "10M");
+                    spec["id"] = json!(format!("burst-{w}-{n}"));
+                    spec["tenant"] = json!(format!("t{w}"));
+                    spec["name"] = json!(format!("writer {w} service {n}"));
+                    let resp = agent
+                        .post(&format!("{url}/api/v1/services"))
+                        .header("Authorization", &format!("Bearer {admin}"))
+                        .send_json(&spec);
+                    match resp {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            acked
+                                .lock()
+                                .expect("lock")
+                                .push((format!("burst-{w}-{n}"), spec));
+                        }
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        // The server was killed: stop writing.
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill while both writers are mid-burst.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().expect("lock").len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut s = s;
+    s.child.kill().expect("kill -9");
+    let _ = s.child.wait();
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(
+        acked.len() >= 20,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    drop(s);
+
+    let s = Server::start(&dir);
+    let listed = s.admin_get("/api/v1/services");
+    let listed = listed.as_array().expect("list");
+    for (id, spec) in &acked {
+        let found = listed
+            .iter()
+            .find(|x| x["id"] == json!(id))
+            .unwrap_or_else(|| panic!("acknowledged service {id} lost"));
+        for key in ["tenant", "name", "kind", "class", "rate"] {
+            assert_eq!(found[key], spec[key], "{id}: {key}");
+        }
+        let sites = |v: &Value| -> Vec<Value> {
+            v["endpoints"]
+                .as_array()
+                .expect("endpoints")
+                .iter()
+                .map(|e| e["site"].clone())
+                .collect()
+        };
+        assert_eq!(sites(found), sites(spec), "{id}");
+    }
+    // No partial record: every stored service is whole and was sent by a writer
+    // (at most one per writer may have committed without its reply arriving).
+    for x in listed {
+        let id = x["id"].as_str().expect("id");
+        assert!(id.starts_with("burst-"), "{id}");
+        assert!(
+            x["endpoints"].as_array().is_some_and(|e| e.len() == 2),
+            "{x}"
+        );
+    }
+    assert!(
+        listed.len() <= acked.len() + 2,
+        "{} stored, {} acknowledged",
+        listed.len(),
+        acked.len()
+    );
+    // The restarted controller programs the network from the stored state.
+    let stats = s.admin_get("/api/v1/sim/stats");
+    assert!(stats["batches"].as_u64().is_some_and(|b| b >= 1), "{stats}");
+    s.wait_for(
+        |s| {
+            let v = s.admin_get("/api/v1/services");
+            v.as_array()
+                .is_some_and(|l| l.iter().all(|x| x["status"] == "active"))
+        },
+        "every restored service active",
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_gets_a_clear_4xx_naming_the_problem() {
+    let dir = data_dir("badinput");
+    let s = Server::start(&dir);
+    let t = s.admin.clone();
+    let post = |body: &str| s.request("POST", "/api/v1/services", Some(&t), Some(body));
+    let cases: Vec<(String, u16, Option<&str>)> = vec![
+        ("{\"kind\": ".into(), 400, None),
+        ("not json".into(), 400, None),
+        ("[1, 2]".into(), 400, None),
+        (
+            json!({"kind": "vpn", "class": "business", "rate": "1G", "tenant": "a",
+                "endpoints": [{"site": "NYCM"}, {"site": "CHIN"}], "colour": "red"})
+            .to_string(),
+            400,
+            Some("colour"),
+        ),
+        (
+            json!({"kind": 7, "class": "business", "rate": "1G", "endpoints": []}).to_string(),
+            400,
+            Some("kind"),
+        ),
+        (
+            json!({"kind": "vpn", "class": "business", "rate": true, "tenant": "a",
+                "endpoints": [{"site": "NYCM"}, {"site": "CHIN"}]})
+            .to_string(),
+            400,
+            Some("rate"),
+        ),
+        (
+            json!({"kind": "vpn", "class": "business", "rate": "1G", "tenant": "a",
+                "endpoints": [{"site": "NOWHERE"}, {"site": "CHIN"}]})
+            .to_string(),
+            400,
+            Some("endpoints[0].site"),
+        ),
+        (
+            json!({"kind": "vpn", "class": "gold", "rate": "1G", "tenant": "a",
+                "endpoints": [{"site": "NYCM"}, {"site": "CHIN"}]})
+            .to_string(),
+            400,
+            Some("class"),
+        ),
+        (
+            json!({"kind": "vpn", "class": "bulk", "rate": "1G", "tenant": "a",
+                "endpoints": [{"site": "NYCM", "prefixes": ["10.0.0.0/8"]}, {"site": "CHIN"}]})
+            .to_string(),
+            400,
+            Some("endpoints[0].prefixes[0]"),
+        ),
+        (
+            json!({"kind": "vpn", "class": "bulk", "rate": "1G",
+                "endpoints": [{"site": "NYCM"}, {"site": "CHIN"}]})
+            .to_string(),
+            400,
+            Some("tenant"),
+        ),
+        (
+            json!({"kind": "vpn", "class": "bulk", "rate": "1G", "tenant": "a b",
+                "endpoints": [{"site": "NYCM"}, {"site": "CHIN"}]})
+            .to_string(),
+            400,
+            Some("tenant"),
+        ),
+        (" ".repeat(100_000), 413, None),
+    ];
+    for (body, status, field) in &cases {
+        let (st, v) = post(body);
+        let shown: String = body.chars().take(60).collect();
+        assert_eq!(st, *status, "{shown}: {v}");
+        let err = &v["error"];
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{shown}: {v}"
+        );
+        assert!(err["code"].is_string(), "{v}");
+        if let Some(f) = field {
+            assert_eq!(err["field"], json!(f), "{shown}: {v}");
+        }
+    }
+    // Other endpoints: unknown ids, wrong bodies, unknown query parameters.
+    assert_eq!(s.get("/api/v1/services/none", Some(&t)).0, 404);
+    assert_eq!(s.get("/api/v1/links/none", Some(&t)).0, 404);
+    assert_eq!(s.get("/api/v1/nothing-here", Some(&t)).0, 404);
+    assert_eq!(
+        s.request("POST", "/api/v1/links/none/drain", Some(&t), Some("{}"))
+            .0,
+        404
+    );
+    let (st, v) = s.request(
+        "PUT",
+        "/api/v1/links/NYCM-%3ECHIN/capacity",
+        Some(&t),
+        Some("{\"capacity\": \"fast\"}"),
+    );
+    assert_eq!(
+        (st, v["error"]["field"].clone()),
+        (400, json!("capacity")),
+        "{v}"
+    );
+    assert_eq!(s.get("/api/v1/audit?after=x", Some(&t)).0, 400);
+    let (st, v) = s.post(
+        "/api/v1/tokens",
+        &t,
+        &json!({"name": "x", "role": "tenant"}),
+    );
+    assert_eq!(
+        (st, v["error"]["field"].clone()),
+        (400, json!("tenant")),
+        "{v}"
+    );
+    // Admission control refuses what does not fit, explaining why and what does.
+    let mut huge = vpn(&["NYCM", "LOSA"], "400G");
+    huge["tenant"] = json!("a");
+    let (st, v) = s.post("/api/v1/services", &t, &huge);
+    assert_eq!(st, 422, "{v}");
+    let d = &v["error"]["details"];
+    assert!(
+        d["offered_rate_bps"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0 && r < 400e9),
+        "{v}"
+    );
+    assert!(
+        !d["bottlenecks"].as_array().expect("bottlenecks").is_empty(),
+        "{v}"
+    );
+    let mut fast = vpn(&["NYCM", "LOSA"], "1G");
+    fast["tenant"] = json!("a");
+    fast["latency_ms"] = json!(1.0);
+    let (st, v) = s.post("/api/v1/services", &t, &fast);
+    assert_eq!(st, 422, "{v}");
+    assert!(
+        v["error"]["details"]["best_latency_ms"]
+            .as_f64()
+            .is_some_and(|l| l > 1.0),
+        "{v}"
+    );
+    // Still healthy, nothing stored by the refused requests, OpenAPI served.
+    assert_eq!(s.get("/api/v1/health", None).0, 200);
+    assert!(
+        s.admin_get("/api/v1/services")
+            .as_array()
+            .expect("list")
+            .is_empty()
+    );
+    let (st, doc) = s.get("/openapi.json", None);
+    assert_eq!(st, 200);
+    assert!(doc["paths"]["/api/v1/services"]["post"].is_object());
+    let (st, metrics) = s.request("GET", "/metrics", Some(&t), None);
+    assert_eq!(st, 200);
+    assert!(
+        metrics
+            .as_str()
+            .is_some_and(|m| m.contains("keel_link_up{link=\"NYCM->CHIN\"} 1")),
+        "{metrics}"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
