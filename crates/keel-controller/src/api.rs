@@ -64,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status))
-        .route("/topology", get(topology))
+        .route("/topology", get(topology).post(import_topology))
         .route("/links", get(links))
         .route("/links/{id}", get(link))
         .route("/links/{id}/drain", post(drain))
@@ -198,6 +198,7 @@ async fn status(State(st): State<AppState>, who: Principal) -> Json<Value> {
                 .collect::<Vec<_>>()
         );
         out["reoptimisations"] = json!(s.reoptimisations);
+        out["last_reaction_s"] = json!(s.last_reaction_s);
         out["pending_reoptimisation"] = json!(s.pending_reoptimisation);
         out["allocation"] = json!(s.allocation.as_ref().map(|a| json!({
             "version": a.version, "cause": a.cause, "figures": a.figures,
@@ -222,6 +223,15 @@ async fn topology(State(st): State<AppState>, _who: Principal) -> Json<Value> {
         json!({ "name": s.topology_name, "version": s.topology_version,
                  "sites": s.sites, "links": links }),
     )
+}
+
+async fn import_topology(
+    State(st): State<AppState>,
+    who: Principal,
+    Body(spec): Body<keel_model::spec::TopologySpec>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let out = st.send(Command::ImportTopology { spec }, who).await?;
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 async fn links(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
@@ -651,7 +661,7 @@ pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("/api/v1/health", &["get"][..]),
         ("/api/v1/ready", &["get"]),
         ("/api/v1/status", &["get"]),
-        ("/api/v1/topology", &["get"]),
+        ("/api/v1/topology", &["get", "post"]),
         ("/api/v1/links", &["get"]),
         ("/api/v1/links/{id}", &["get"]),
         ("/api/v1/links/{id}/drain", &["post"]),

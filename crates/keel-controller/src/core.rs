@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keel_model::spec::TopologySpec;
 use keel_model::{ClassSet, SiteId, Topology};
 use keel_southbound::{
     DesiredState, LinkCounter, NetworkEvent, Policy, PolicyKey, SegmentList, Southbound,
@@ -58,6 +59,10 @@ pub enum Command {
     InjectLink {
         link: String,
         up: bool,
+    },
+    /// A new topology version.
+    ImportTopology {
+        spec: TopologySpec,
     },
 }
 
@@ -151,12 +156,16 @@ pub struct Snapshot {
     pub services: BTreeMap<String, ServiceView>,
     pub allocation: Option<Arc<AllocationDoc>>,
     pub reoptimisations: u64,
+    /// From the last event to its allocation fully handed to the network, s.
+    pub last_reaction_s: Option<f64>,
     pub pending_reoptimisation: bool,
     pub ready: bool,
 }
 
 pub struct Settings {
     pub min_reroute_interval: Duration,
+    /// Exit sites by id; resolved against the topology in force.
+    pub exit_names: Vec<String>,
     pub exits: Vec<SiteId>,
 }
 
@@ -179,6 +188,7 @@ pub struct Core {
     pending: Option<Pending>,
     last_reroute: Option<Instant>,
     reoptimisations: u64,
+    last_reaction: Option<Duration>,
     next_service: u64,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
@@ -187,6 +197,8 @@ pub struct Core {
 struct Pending {
     cause: String,
     urgent: bool,
+    /// When the first event behind it arrived: reaction times count from here.
+    since: Instant,
 }
 
 /// Everything the loop starts from.
@@ -261,6 +273,7 @@ impl Core {
             pending: None,
             last_reroute: None,
             reoptimisations: 0,
+            last_reaction: None,
             next_service,
             snapshot: start.snapshot,
             events: start.events,
@@ -270,6 +283,7 @@ impl Core {
         core.pending = Some(Pending {
             cause: "controller start".into(),
             urgent: true,
+            since: Instant::now(),
         });
         core.publish();
         Ok(core)
@@ -339,7 +353,13 @@ impl Core {
                     p.cause = format!("{}; {cause}", p.cause);
                 }
             }
-            None => self.pending = Some(Pending { cause, urgent }),
+            None => {
+                self.pending = Some(Pending {
+                    cause,
+                    urgent,
+                    since: Instant::now(),
+                })
+            }
         }
         self.publish();
     }
@@ -483,6 +503,7 @@ impl Core {
             Command::SetCapacity { link, capacity_bps } => {
                 self.set_capacity(&link, capacity_bps, actor)
             }
+            Command::ImportTopology { spec } => self.import_topology(spec, actor),
             Command::InjectLink { link, up } => {
                 actor.require(actor.can_operate(), "inject failures")?;
                 if !self.links.contains_key(&link) {
@@ -785,12 +806,75 @@ impl Core {
         Ok(json!({ "link": link, "capacity_bps": bps }))
     }
 
+    /// Switches to a new topology version: link states carry over by id,
+    /// background demand and exits by site id; services keep their specs (a
+    /// service whose sites are gone shows as degraded).
+    fn import_topology(
+        &mut self,
+        spec: TopologySpec,
+        actor: &Principal,
+    ) -> Result<serde_json::Value, ApiError> {
+        actor.require(actor.can_operate(), "import topologies")?;
+        let doc = serde_json::to_string(&spec).map_err(ApiError::internal)?;
+        let topo = spec
+            .into_topology()
+            .map_err(|e| ApiError::new(Code::BadRequest, format!("topology: {e}")))?;
+        let detail = json!({ "cause": "api", "name": topo.name(), "sites": topo.site_count(),
+                             "links": topo.link_count() })
+        .to_string();
+        let version = self.store.save_topology(
+            &doc,
+            Audit {
+                actor: &actor.name,
+                action: "topology.import",
+                subject: topo.name(),
+                detail: &detail,
+            },
+        )?;
+        let old = std::mem::replace(&mut self.base, topo);
+        let new = &self.base;
+        self.background = std::mem::take(&mut self.background)
+            .into_iter()
+            .filter_map(|b| {
+                let src = new.site_by_id(&old.site(b.src).id)?;
+                let dst = new.site_by_id(&old.site(b.dst).id)?;
+                Some(BackgroundDemand { src, dst, ..b })
+            })
+            .collect();
+        self.settings.exits = self
+            .settings
+            .exit_names
+            .iter()
+            .filter_map(|e| new.site_by_id(e))
+            .collect();
+        self.links = new
+            .links()
+            .iter()
+            .map(|l| {
+                (
+                    l.id.clone(),
+                    self.links.get(&l.id).copied().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let links: Vec<(String, f64)> = new
+            .links()
+            .iter()
+            .map(|l| (l.id.clone(), l.capacity.bps()))
+            .collect();
+        self.southbound.sync_links(&links);
+        self.topology_version = version;
+        let (sites, n_links) = (new.site_count(), new.link_count());
+        self.request(format!("topology version {version} imported"), true);
+        Ok(json!({ "version": version, "sites": sites, "links": n_links }))
+    }
+
     fn run_pending(&mut self) {
         let Some(p) = self.pending.take() else {
             return;
         };
         self.last_reroute = Some(Instant::now());
-        if let Err(e) = self.reoptimise(&p.cause) {
+        if let Err(e) = self.reoptimise(&p.cause, p.since) {
             warn!(error = %e, cause = p.cause, "re-optimisation failed; the installed state stays");
             self.audit(
                 "controller",
@@ -802,7 +886,7 @@ impl Core {
         self.publish();
     }
 
-    fn reoptimise(&mut self, cause: &str) -> Result<(), ApiError> {
+    fn reoptimise(&mut self, cause: &str, since: Instant) -> Result<(), ApiError> {
         let started = Instant::now();
         let eff = plan::effective(&self.base, &self.links);
         let services: Vec<Service> = self.services.values().cloned().collect();
@@ -818,12 +902,18 @@ impl Core {
         let number = move |t: &str| tenants.get(t).copied().unwrap_or(0);
         let plan = plan::plan(&self.network(&eff, &number), &services, &background)
             .map_err(ApiError::internal)?;
+        let planned = started.elapsed();
         let desired = desired_state(&plan, &services, &eff);
+        let built = started.elapsed();
         let update = plan_update(&self.installed, &desired, &self.capacities(), is_background);
+        let ordered = started.elapsed();
         for batch in &update.batches {
             self.southbound.apply(batch).map_err(ApiError::internal)?;
         }
         let elapsed = started.elapsed();
+        // From the event to the last batch handed to the network.
+        let reaction = since.elapsed();
+        self.last_reaction = Some(reaction);
         self.installed = desired;
         self.reoptimisations += 1;
         let stored = StoredAllocation {
@@ -840,6 +930,18 @@ impl Core {
             "carried_bps": plan.figures.carried_bps,
             "gap": plan.figures.gap,
             "seconds": elapsed.as_secs_f64(),
+            "reaction_s": reaction.as_secs_f64(),
+            // Where the time went: planning (paths, LP, verification, segment
+            // lists), policies, update ordering, handing batches to the network.
+            "phases_s": {
+                "plan": planned.as_secs_f64(),
+                "policies": (built - planned).as_secs_f64(),
+                "ordering": (ordered - built).as_secs_f64(),
+                "apply": (elapsed - ordered).as_secs_f64(),
+            },
+            "paths_s": plan.figures.paths_s,
+            "build_s": plan.figures.build_s,
+            "solve_s": plan.figures.solve_s,
         });
         let text = detail.to_string();
         let version = self.store.save_allocation(
@@ -919,6 +1021,7 @@ impl Core {
             services,
             allocation: self.allocation.clone(),
             reoptimisations: self.reoptimisations,
+            last_reaction_s: self.last_reaction.map(|d| d.as_secs_f64()),
             pending_reoptimisation: self.pending.is_some(),
             ready: self.allocation.is_some(),
         };

@@ -95,13 +95,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = Arc::new(Store::open(&config.data_dir)?);
-    let (base, version, background) = settle_topology(&store, config.topology, config.background)?;
+    let (base, version, background, stored) =
+        settle_topology(&store, config.topology, config.background)?;
+    // The demo's exits need not exist in a topology imported since.
     let exits = config
         .exits
         .iter()
-        .map(|e| {
-            base.site_by_id(e)
-                .ok_or_else(|| ServeError::UnknownExit(e.clone()))
+        .filter_map(|e| match base.site_by_id(e) {
+            Some(s) => Some(Ok(s)),
+            None if stored => None,
+            None => Some(Err(ServeError::UnknownExit(e.clone()))),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let admin_file = config.data_dir.join("admin.token");
@@ -123,6 +126,7 @@ pub async fn serve(
         topology_version: version,
         settings: Settings {
             min_reroute_interval: config.min_reroute_interval,
+            exit_names: config.exits.clone(),
             exits,
         },
         background,
@@ -212,7 +216,7 @@ fn settle_topology(
     store: &Store,
     source: TopologySource,
     background: Option<TrafficMatrix>,
-) -> Result<(Topology, i64, Vec<BackgroundDemand>), ServeError> {
+) -> Result<(Topology, i64, Vec<BackgroundDemand>, bool), ServeError> {
     let stored = store.latest_topology()?;
     let (given, is_default) = match source {
         TopologySource::Given(t) => (t, false),
@@ -229,7 +233,7 @@ fn settle_topology(
                 .into_topology()
                 .map_err(|e| ServeError::Topology(e.to_string()))?;
             // Background traffic belongs to the default topology, not this one.
-            return Ok((t, v, Vec::new()));
+            return Ok((t, v, Vec::new(), true));
         }
         _ => {
             let detail = serde_json::json!({ "cause": "serve", "name": given.name() }).to_string();
@@ -259,7 +263,7 @@ fn settle_topology(
                 .collect()
         })
         .unwrap_or_default();
-    Ok((topo, version, bg))
+    Ok((topo, version, bg, false))
 }
 
 /// Creates the first admin token when the store has none; its secret is written
@@ -329,6 +333,7 @@ fn empty_snapshot(base: &Topology) -> core::Snapshot {
         services: Default::default(),
         allocation: None,
         reoptimisations: 0,
+        last_reaction_s: None,
         pending_reoptimisation: true,
         ready: false,
     }

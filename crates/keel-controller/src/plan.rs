@@ -309,6 +309,7 @@ fn solve(net: &Network, inst: &Instance) -> Result<Solved, PlanError> {
         let opts = SolveOptions {
             objective: Objective::MaxFlow,
             class_priority: true,
+            prefer_short: true,
             ..SolveOptions::default()
         };
         (solve_exact(&problem, &opts)?, "exact")
@@ -448,6 +449,8 @@ fn explain(topo: &Topology, candidates: &[Path], rank: usize, saturated: &[bool]
     if rank == 0 {
         return "shortest candidate by IGP metric".to_string();
     }
+    // Allocations prefer short paths among the optimal ones (prefer_short), so a
+    // longer candidate carries traffic only when the shorter ones are full.
     let mut full: Vec<&str> = candidates[..rank]
         .iter()
         .flat_map(|p| p.links.iter())

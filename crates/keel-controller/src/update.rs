@@ -10,7 +10,7 @@
 //! goes in one last batch and the links that may be transiently overloaded are
 //! reported, so the audit log says so.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use keel_southbound::{Change, DesiredState, Policy, PolicyKey, SegmentList};
 use serde::Serialize;
@@ -29,30 +29,61 @@ impl UpdatePlan {
     }
 }
 
-fn loads(p: &Policy) -> BTreeMap<&str, f64> {
-    let mut out = BTreeMap::new();
-    for path in &p.paths {
-        for l in &path.links {
-            *out.entry(l.as_str()).or_insert(0.0) += path.rate_bps;
-        }
-    }
-    out
+/// Link ids interned to dense indices, so per-link sums are vector indexing.
+struct Links<'a> {
+    index: HashMap<&'a str, usize>,
+    capacity: Vec<f64>,
+    names: Vec<&'a str>,
 }
 
-/// Load change per link of replacing `old` by `new`.
-fn delta<'a>(old: Option<&'a Policy>, new: Option<&'a Policy>) -> BTreeMap<&'a str, f64> {
-    let mut d: BTreeMap<&str, f64> = BTreeMap::new();
-    if let Some(o) = old {
-        for (l, v) in loads(o) {
-            *d.entry(l).or_insert(0.0) -= v;
+impl<'a> Links<'a> {
+    fn new(capacity: &'a BTreeMap<String, f64>) -> Self {
+        let mut links = Links {
+            index: HashMap::with_capacity(capacity.len()),
+            capacity: Vec::with_capacity(capacity.len()),
+            names: Vec::with_capacity(capacity.len()),
+        };
+        for (l, c) in capacity {
+            let i = links.id(l);
+            links.capacity[i] = *c;
         }
+        links
     }
-    if let Some(n) = new {
-        for (l, v) in loads(n) {
-            *d.entry(l).or_insert(0.0) += v;
+
+    /// Links without a capacity (down) are not checked: infinite.
+    fn id(&mut self, l: &'a str) -> usize {
+        *self.index.entry(l).or_insert_with(|| {
+            self.capacity.push(f64::INFINITY);
+            self.names.push(l);
+            self.names.len() - 1
+        })
+    }
+
+    fn fits(&self, l: usize, v: f64) -> bool {
+        v <= self.capacity[l] * (1.0 + 1e-9) + 1e-3
+    }
+
+    /// Load change per link of replacing `old` by `new`, merged by link.
+    fn delta(&mut self, old: Option<&'a Policy>, new: Option<&'a Policy>) -> Vec<(usize, f64)> {
+        let mut d = Vec::new();
+        for (p, sign) in [(old, -1.0), (new, 1.0)] {
+            for path in p.iter().flat_map(|p| p.paths.iter()) {
+                for l in &path.links {
+                    d.push((self.id(l), sign * path.rate_bps));
+                }
+            }
         }
+        d.sort_unstable_by_key(|x| x.0);
+        d.dedup_by(|next, kept| {
+            if next.0 == kept.0 {
+                kept.1 += next.1;
+                true
+            } else {
+                false
+            }
+        });
+        d
     }
-    d
 }
 
 /// The changes from `installed` to `desired`, in batches given link capacities
@@ -148,20 +179,25 @@ fn greedy(
             at_risk: vec![],
         };
     }
-    let deltas: Vec<BTreeMap<&str, f64>> = changes
+    let mut links = Links::new(capacity);
+    let deltas: Vec<Vec<(usize, f64)>> = changes
         .iter()
         .map(|c| match c {
-            Change::Upsert(p) => delta(installed.get(&p.key), Some(p)),
-            Change::Remove(k) => delta(installed.get(k), None),
+            Change::Upsert(p) => links.delta(installed.get(&p.key), desired.get(&p.key)),
+            Change::Remove(k) => links.delta(installed.get(k), None),
         })
         .collect();
-    let mut load: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut load = Vec::new();
     for p in installed.values() {
-        for (l, v) in loads(p) {
-            *load.entry(l).or_insert(0.0) += v;
+        for (l, v) in links.delta(None, Some(p)) {
+            if load.len() <= l {
+                load.resize(l + 1, 0.0);
+            }
+            load[l] += v;
         }
     }
-    let fits = |l: &str, v: f64| capacity.get(l).is_none_or(|c| v <= c * (1.0 + 1e-9) + 1e-3);
+    load.resize(links.names.len(), 0.0);
+    let links = links;
 
     let mut batches = Vec::new();
     let mut pending: BTreeSet<usize> = (0..changes.len()).collect();
@@ -169,12 +205,12 @@ fn greedy(
     let shrinking: Vec<usize> = pending
         .iter()
         .copied()
-        .filter(|&i| deltas[i].values().all(|&v| v <= 0.0))
+        .filter(|&i| deltas[i].iter().all(|&(_, v)| v <= 0.0))
         .collect();
     if !shrinking.is_empty() {
         for &i in &shrinking {
-            for (l, v) in &deltas[i] {
-                *load.entry(l).or_insert(0.0) += v;
+            for &(l, v) in &deltas[i] {
+                load[l] += v;
             }
             pending.remove(&i);
         }
@@ -188,11 +224,11 @@ fn greedy(
         for &i in &pending {
             let ok = deltas[i]
                 .iter()
-                .filter(|(_, v)| **v > 0.0)
-                .all(|(l, v)| fits(l, peak.get(l).copied().unwrap_or(0.0) + v));
+                .filter(|(_, v)| *v > 0.0)
+                .all(|&(l, v)| links.fits(l, peak[l] + v));
             if ok {
-                for (l, v) in deltas[i].iter().filter(|(_, v)| **v > 0.0) {
-                    *peak.entry(l).or_insert(0.0) += v;
+                for &(l, v) in deltas[i].iter().filter(|(_, v)| *v > 0.0) {
+                    peak[l] += v;
                 }
                 batch.push(i);
             }
@@ -201,8 +237,8 @@ fn greedy(
             break;
         }
         for &i in &batch {
-            for (l, v) in &deltas[i] {
-                *load.entry(l).or_insert(0.0) += v;
+            for &(l, v) in &deltas[i] {
+                load[l] += v;
             }
             pending.remove(&i);
         }
@@ -212,15 +248,15 @@ fn greedy(
     if !pending.is_empty() {
         let mut peak = load.clone();
         for &i in &pending {
-            for (l, v) in deltas[i].iter().filter(|(_, v)| **v > 0.0) {
-                *peak.entry(l).or_insert(0.0) += v;
+            for &(l, v) in deltas[i].iter().filter(|(_, v)| *v > 0.0) {
+                peak[l] += v;
             }
         }
-        at_risk = peak
-            .iter()
-            .filter(|(l, v)| !fits(l, **v))
-            .map(|(l, _)| l.to_string())
+        at_risk = (0..peak.len())
+            .filter(|&l| !links.fits(l, peak[l]))
+            .map(|l| links.names[l].to_string())
             .collect();
+        at_risk.sort();
         batches.push(pending.into_iter().collect());
     }
     let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
@@ -257,6 +293,32 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    fn loads(p: &Policy) -> BTreeMap<&str, f64> {
+        let mut out = BTreeMap::new();
+        for path in &p.paths {
+            for l in &path.links {
+                *out.entry(l.as_str()).or_insert(0.0) += path.rate_bps;
+            }
+        }
+        out
+    }
+
+    /// Load change per link of replacing `old` by `new`.
+    fn delta<'a>(old: Option<&'a Policy>, new: Option<&'a Policy>) -> BTreeMap<&'a str, f64> {
+        let mut d: BTreeMap<&str, f64> = BTreeMap::new();
+        if let Some(o) = old {
+            for (l, v) in loads(o) {
+                *d.entry(l).or_insert(0.0) -= v;
+            }
+        }
+        if let Some(n) = new {
+            for (l, v) in loads(n) {
+                *d.entry(l).or_insert(0.0) += v;
+            }
+        }
+        d
     }
 
     fn state(ps: &[Policy]) -> DesiredState {

@@ -129,6 +129,9 @@ pub trait Southbound: Send {
     /// Everything installed now: the controller re-programs from its stored state
     /// after a restart by diffing against this.
     fn installed(&self) -> DesiredState;
+    /// The topology changed (an import): the links (id, capacity in bit/s) the
+    /// network now has. A real network already has them; a simulated one follows.
+    fn sync_links(&mut self, _links: &[(String, f64)]) {}
 }
 
 /// Splits rates into nexthop weights 1..=256 proportional to the rates (the

@@ -7,7 +7,7 @@
 //! re-programs (no local repair here: that is the data plane's job), which is what
 //! makes the controller's reaction visible in the counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -46,8 +46,8 @@ struct State {
 
 impl State {
     /// Offered load per link and traffic lost on down links.
-    fn loads(&self) -> (BTreeMap<&str, f64>, f64) {
-        let mut load: BTreeMap<&str, f64> = self.links.keys().map(|k| (k.as_str(), 0.0)).collect();
+    fn loads(&self) -> (HashMap<&str, f64>, f64) {
+        let mut load: HashMap<&str, f64> = self.links.keys().map(|k| (k.as_str(), 0.0)).collect();
         let mut lost = 0.0;
         for policy in self.policies.values() {
             let total_weight: f64 = policy.paths.iter().map(|p| f64::from(p.weight)).sum();
@@ -57,11 +57,7 @@ impl State {
             }
             for path in &policy.paths {
                 let share = rate * f64::from(path.weight) / total_weight;
-                if path
-                    .links
-                    .iter()
-                    .any(|l| self.links.get(l).is_none_or(|s| !s.up))
-                {
+                if !path.links.iter().all(|l| self.up(l)) {
                     lost += share;
                     continue;
                 }
@@ -73,6 +69,10 @@ impl State {
             }
         }
         (load, lost)
+    }
+
+    fn up(&self, l: &str) -> bool {
+        self.links.get(l).is_some_and(|s| s.up)
     }
 
     fn peak_utilisation(&self) -> f64 {
@@ -87,6 +87,8 @@ impl State {
 
     fn counters(&self) -> (Vec<LinkCounter>, f64) {
         let (load, lost) = self.loads();
+        let mut load: Vec<(&str, f64)> = load.into_iter().collect();
+        load.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let counters = load
             .into_iter()
             .map(|(l, offered)| {
@@ -244,6 +246,20 @@ impl Southbound for SimNetwork {
 
     fn installed(&self) -> DesiredState {
         self.lock().policies.clone()
+    }
+
+    fn sync_links(&mut self, links: &[(String, f64)]) {
+        let mut st = self.lock();
+        st.links.retain(|id, _| links.iter().any(|(l, _)| l == id));
+        for (id, capacity_bps) in links {
+            st.links
+                .entry(id.clone())
+                .and_modify(|l| l.capacity_bps = *capacity_bps)
+                .or_insert(SimLink {
+                    capacity_bps: *capacity_bps,
+                    up: true,
+                });
+        }
     }
 }
 

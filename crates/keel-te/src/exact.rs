@@ -102,6 +102,12 @@ pub fn solve_exact(problem: &Problem, opts: &SolveOptions) -> Result<Solution, T
         Outcome::Reported(x, gap)
     };
 
+    let outcome =
+        if opts.prefer_short && objective != Objective::MinMlu && opts.fairness == Fairness::None {
+            model.shortest_among_optimal(outcome, &groups, objective)?
+        } else {
+            outcome
+        };
     let x = match &outcome {
         Outcome::Trivial => vec![0.0; model.col_count()],
         Outcome::Certified(x, _) | Outcome::Reported(x, _) => x.clone(),
@@ -256,6 +262,8 @@ enum Goal<'g> {
     Level(&'g [(usize, f64)]),
     /// Minimise U with every active demand routed in full and load_e ≤ U·c_e.
     Mlu,
+    /// Minimise Σ cost_c·x_c (cost by column, in the caller's units).
+    Cost(&'g [f64]),
 }
 
 /// An LP point (scaled column values) and its solver-reported relative gap.
@@ -492,6 +500,22 @@ impl<'p> Model<'p> {
             }
             Goal::Level(_) => Some(lp.var(-1.0)),
             Goal::Mlu => Some(lp.var(1.0)),
+            Goal::Cost(costs) => {
+                // Normalised like the carried objective: largest coefficient 1.
+                let coef = |d: usize, c: usize| costs[c] * self.col_scale(d);
+                let top = (0..self.rate.len())
+                    .filter(|&d| active[d])
+                    .flat_map(|d| self.cols(d).map(move |c| (d, c)))
+                    .map(|(d, c)| coef(d, c))
+                    .fold(0.0, f64::max);
+                let top = if top > 0.0 { top } else { 1.0 };
+                for d in (0..self.rate.len()).filter(|&d| active[d]) {
+                    for c in self.cols(d) {
+                        lp.set_cost(local[c], coef(d, c) / top);
+                    }
+                }
+                None
+            }
         };
         for d in (0..self.rate.len()).filter(|&d| active[d]) {
             let vars = demand_vars(d, 1.0);
@@ -609,6 +633,59 @@ impl<'p> Model<'p> {
             last = Some((out.x, out.gap));
         }
         last.ok_or_else(|| TeError::InvalidInput("no demand to route".into()))
+    }
+
+    /// Re-solves for the shortest allocation among the optimal ones (see
+    /// `SolveOptions::prefer_short`). The bound of the first solve stays valid: the
+    /// kept levels only lose the `KEEP_RELAX` slack.
+    fn shortest_among_optimal(
+        &mut self,
+        outcome: Outcome,
+        groups: &[Vec<usize>],
+        objective: Objective,
+    ) -> Result<Outcome, TeError> {
+        let x = match &outcome {
+            Outcome::Trivial => return Ok(outcome),
+            Outcome::Certified(x, _) | Outcome::Reported(x, _) => x,
+        };
+        let achieved = self.repaired_carried(x, objective);
+        let keeps: Vec<Keep> = if objective == Objective::MaxFlow {
+            groups
+                .iter()
+                .map(|g| Keep {
+                    demands: g.clone(),
+                    min: self.relax(g.iter().map(|&d| achieved[d]).sum()),
+                })
+                .collect()
+        } else {
+            groups
+                .iter()
+                .flatten()
+                .map(|&d| Keep {
+                    demands: vec![d],
+                    min: self.relax(achieved[d]),
+                })
+                .collect()
+        };
+        let topo = self.problem.topology;
+        let mut costs = vec![0.0; self.col_count()];
+        for d in 0..self.rate.len() {
+            for c in self.cols(d) {
+                costs[c] = self
+                    .col_links(d, c)
+                    .iter()
+                    .map(|&l| topo.link(l).metric)
+                    .sum();
+            }
+        }
+        let all: Vec<usize> = groups.iter().flatten().copied().collect();
+        let active = self.active_mask(&all);
+        let out = self.stage(&active, &Goal::Cost(&costs), &keeps)?;
+        Ok(match outcome {
+            Outcome::Certified(_, lambda) => Outcome::Certified(out.x, lambda),
+            Outcome::Reported(_, gap) => Outcome::Reported(out.x, gap),
+            Outcome::Trivial => Outcome::Trivial,
+        })
     }
 
     /// Max-min fairness by progressive filling (see the module docs). `ratio`

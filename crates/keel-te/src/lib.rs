@@ -86,6 +86,13 @@ pub struct SolveOptions {
     pub fairness: Fairness,
     /// Interior-point tolerance (relative gap and feasibility), e.g. 1e-8.
     pub tolerance: f64,
+    /// After the objective, one more LP keeps what every priority level (max-flow)
+    /// or demand (max-concurrent) achieved and minimises Σ IGP metric × rate: among
+    /// optimal allocations, the one on the shortest paths. Interior-point optima
+    /// otherwise spread flow over every candidate of an optimal face, which routers
+    /// would have to be told about and which moves with every re-solve. Ignored by
+    /// min-MLU and max-min fairness.
+    pub prefer_short: bool,
 }
 
 impl Default for SolveOptions {
@@ -95,6 +102,7 @@ impl Default for SolveOptions {
             class_priority: true,
             fairness: Fairness::None,
             tolerance: 1e-8,
+            prefer_short: false,
         }
     }
 }

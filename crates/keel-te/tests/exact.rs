@@ -482,3 +482,69 @@ fn concurrent_level_is_accurate_for_tiny_demands_beside_large_ones() {
     assert!(close(sol.value, 1.0, 1e-7), "{}", sol.value);
     assert!(sol.gap < 1e-6, "{}", sol.gap);
 }
+
+/// Σ IGP metric × rate over an allocation.
+fn metric_load(topo: &Topology, sol: &Solution) -> f64 {
+    sol.allocation
+        .demands
+        .iter()
+        .flat_map(|d| d.paths.iter())
+        .map(|pf| pf.rate * pf.path.metric(topo))
+        .sum()
+}
+
+#[test]
+fn prefer_short_keeps_the_optimum_on_shorter_paths() {
+    for seed in 0..6 {
+        let mut r = rng(seed);
+        let topo = random_topology(&mut r, 9, 8);
+        let tm = random_traffic(&mut r, &topo, 24, 3);
+        let paths = compute_paths(&topo, &tm, &PathOptions::default());
+        let problem = Problem {
+            topology: &topo,
+            traffic: &tm,
+            paths: &paths,
+        };
+        for (objective, class_priority) in [
+            (Objective::MaxFlow, true),
+            (Objective::MaxFlow, false),
+            (Objective::MaxConcurrent, false),
+        ] {
+            let opts = SolveOptions {
+                objective,
+                class_priority,
+                ..SolveOptions::default()
+            };
+            let plain = solve_exact(&problem, &opts).expect("solves");
+            let short = solve_exact(
+                &problem,
+                &SolveOptions {
+                    prefer_short: true,
+                    ..opts
+                },
+            )
+            .expect("solves");
+            assert_valid(&topo, &tm, &paths, &short);
+            // Same objective (and, with priority, the same carried per class)...
+            assert!(
+                close(short.value, plain.value, 1e-6),
+                "seed {seed} {objective}: {} vs {}",
+                short.value,
+                plain.value
+            );
+            if class_priority {
+                for (a, b) in short.per_class.iter().zip(&plain.per_class) {
+                    // Within IPM accuracy relative to all traffic.
+                    assert!(
+                        (a.carried - b.carried).abs() <= 1e-6 * tm.total(),
+                        "seed {seed} {objective}: {a:?} vs {b:?}"
+                    );
+                }
+            }
+            // ... the bound still certifies it, and the paths are no longer.
+            assert!(short.bound >= short.value * (1.0 - 1e-9));
+            let (s, p) = (metric_load(&topo, &short), metric_load(&topo, &plain));
+            assert!(s <= p * (1.0 + 1e-6), "seed {seed} {objective}: {s} > {p}");
+        }
+    }
+}

@@ -674,3 +674,59 @@ fn bad_input_gets_a_clear_4xx_naming_the_problem() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_topology_import_is_a_new_version_and_is_planned_at_once() {
+    let dir = data_dir("import");
+    let s = Server::start(&dir);
+    let before = s.allocation_version();
+    let triangle = json!({
+        "name": "triangle",
+        "sites": [{"id": "A"}, {"id": "B"}, {"id": "C"}],
+        "links": [
+            {"from": "A", "to": "B", "capacity": "100G", "bidirectional": true},
+            {"from": "B", "to": "C", "capacity": "100G", "bidirectional": true},
+            {"from": "C", "to": "A", "capacity": "10G", "bidirectional": true}
+        ]
+    });
+    let viewer = s.token("noc", "viewer", None);
+    assert_eq!(s.post("/api/v1/topology", &viewer, &triangle).0, 403);
+    let (st, v) = s.post("/api/v1/topology", &s.admin, &triangle);
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["version"], 2);
+    let topo = s.admin_get("/api/v1/topology");
+    assert_eq!(topo["name"], "triangle");
+    assert_eq!(topo["links"].as_array().expect("links").len(), 6);
+    s.wait_for(
+        |s| s.allocation_version() > before,
+        "a plan on the new topology",
+    );
+    // Services on the new sites are admitted and routed.
+    let mut svc = vpn(&["A", "C"], "20G");
+    svc["tenant"] = json!("acme");
+    let (st, v) = s.post("/api/v1/services", &s.admin, &svc);
+    assert_eq!(st, 201, "{v}");
+    let id = v["service"]["id"].as_str().expect("id").to_string();
+    s.wait_for(
+        |s| s.admin_get(&format!("/api/v1/services/{id}"))["status"] == "active",
+        "active",
+    );
+    // A broken topology is refused and changes nothing.
+    let broken = json!({"name": "x", "sites": [{"id": "A"}],
+                        "links": [{"from": "A", "to": "Z", "capacity": "1G"}]});
+    let (st, v) = s.post("/api/v1/topology", &s.admin, &broken);
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains('Z')),
+        "{v}"
+    );
+    assert_eq!(s.admin_get("/api/v1/topology")["version"], 2);
+    // The imported version is what a restart comes back with.
+    drop(s);
+    let s = Server::start(&dir);
+    assert_eq!(s.admin_get("/api/v1/topology")["name"], "triangle");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

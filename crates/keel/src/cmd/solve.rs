@@ -80,6 +80,11 @@ pub struct Args {
     /// Share within a class: none (any optimum) or max-min fair.
     #[arg(long, default_value = "none")]
     pub fairness: Fairness,
+    /// Among the optimal allocations, return the one on the shortest paths (by
+    /// IGP metric): one more LP that keeps what each priority level achieved.
+    /// Exact solver; ignored by mlu and max-min fairness.
+    #[arg(long)]
+    pub prefer_short: bool,
     /// Take a link out of service before solving (its id, as `keel topo info
     /// --json` or the allocation file names it, e.g. `NYCM->CHIN`); repeatable.
     /// Demands it disconnects are reported as not carried.
@@ -164,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         objective: args.objective,
         class_priority: !args.no_class_priority,
         fairness: args.fairness,
+        prefer_short: args.prefer_short,
         ..SolveOptions::default()
     };
     if let Some(path) = &args.export_lp {
