@@ -231,7 +231,13 @@ fn tenants_see_and_manage_only_their_own_services() {
     assert_eq!(flows.len(), 2);
     for f in flows {
         assert!(!f["paths"].as_array().expect("paths").is_empty(), "{f}");
-        assert_eq!(f["carried_bps"], f["rate_bps"]);
+        let (carried, rate) = (f["carried_bps"].as_f64(), f["rate_bps"].as_f64());
+        assert!(
+            carried
+                .zip(rate)
+                .is_some_and(|(c, r)| c >= r * (1.0 - 1e-6)),
+            "{f}"
+        );
     }
 
     // Roles: tenants cannot read the network, viewers cannot change it, only
