@@ -32,6 +32,9 @@ use crate::service::{self, Service, ServiceSpec};
 use crate::srv6;
 use crate::update::plan_update;
 
+/// How long raw link utilisation samples are kept.
+const RETENTION_MS: i64 = 7 * 24 * 3_600_000;
+
 pub type Reply = oneshot::Sender<Result<serde_json::Value, ApiError>>;
 
 /// What the API asks of the controller.
@@ -88,6 +91,9 @@ pub enum Event {
         action: String,
         subject: String,
         detail: serde_json::Value,
+        /// The tenant of the service concerned, for filtering the stream.
+        #[serde(skip)]
+        tenant: Option<String>,
     },
     LinkState {
         link: String,
@@ -189,6 +195,7 @@ pub struct Core {
     last_reroute: Option<Instant>,
     reoptimisations: u64,
     last_reaction: Option<Duration>,
+    last_prune_ms: i64,
     next_service: u64,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
@@ -274,6 +281,7 @@ impl Core {
             last_reroute: None,
             reoptimisations: 0,
             last_reaction: None,
+            last_prune_ms: 0,
             next_service,
             snapshot: start.snapshot,
             events: start.events,
@@ -368,9 +376,10 @@ impl Core {
         match msg {
             Msg::Command { cmd, actor, reply } => {
                 let result = self.command(*cmd, &actor);
+                // Readers see the change before its author hears back.
+                self.publish();
                 // The caller may have gone (client closed): the change stands.
                 let _ = reply.send(result);
-                self.publish();
             }
             Msg::Network(ev) => self.network_event(ev),
             Msg::DemandScale(f) => {
@@ -440,6 +449,13 @@ impl Core {
         if let Err(e) = self.store.record_utilisation(at, &rows) {
             warn!(error = %e, "cannot record link utilisation");
         }
+        // Raw samples are kept for a week; pruned about once an hour.
+        if at - self.last_prune_ms > 3_600_000 {
+            self.last_prune_ms = at;
+            if let Err(e) = self.store.prune_utilisation(at - RETENTION_MS) {
+                warn!(error = %e, "cannot prune link utilisation history");
+            }
+        }
         let max = rows
             .iter()
             .filter(|r| r.3 > 0.0)
@@ -486,11 +502,18 @@ impl Core {
         if let Err(e) = self.store.audit(a) {
             warn!(error = %e, action, subject, "cannot write the audit log");
         }
+        self.announce(actor, action, subject, detail);
+    }
+
+    /// Puts an audit record (already stored) on the event stream.
+    fn announce(&self, actor: &str, action: &str, subject: &str, detail: serde_json::Value) {
+        let tenant = self.services.get(subject).map(|s| s.tenant.clone());
         let _ = self.events.send(Event::Audit {
             actor: actor.into(),
             action: action.into(),
             subject: subject.into(),
             detail,
+            tenant,
         });
     }
 
@@ -672,6 +695,7 @@ impl Core {
             action: action.into(),
             subject: svc.id.clone(),
             detail: json!({ "cause": "api" }),
+            tenant: Some(svc.tenant.clone()),
         });
         if svc.id == format!("svc-{}", self.next_service) {
             self.next_service += 1;
@@ -709,6 +733,7 @@ impl Core {
                 detail: &detail,
             },
         )?;
+        self.announce(&actor.name, "service.delete", id, json!({ "cause": "api" }));
         self.services.remove(id);
         self.request(format!("service {id} deleted"), true);
         Ok(json!({ "deleted": id }))
@@ -753,6 +778,7 @@ impl Core {
                 detail: &detail,
             },
         )?;
+        self.announce(&actor.name, action, link, json!({ "cause": "api" }));
         let _ = self.events.send(Event::LinkState {
             link: link.to_string(),
             up,
@@ -798,6 +824,12 @@ impl Core {
                 detail: &detail,
             },
         )?;
+        self.announce(
+            &actor.name,
+            "link.capacity",
+            link,
+            json!({ "cause": "api", "to_bps": bps }),
+        );
         // A cut may overload the link now: act at once; an increase can wait.
         self.request(
             format!("link {link} capacity {old:.0} -> {bps:.0} bit/s"),

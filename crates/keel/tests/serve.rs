@@ -736,3 +736,79 @@ fn a_topology_import_is_a_new_version_and_is_planned_at_once() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Lines of the event stream as they arrive.
+fn event_lines(s: &Server, token: &str) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let url = format!("{}/api/v1/events", s.url);
+    let auth = format!("Bearer {token}");
+    std::thread::spawn(move || {
+        let Ok(resp) = ureq::get(&url).header("Authorization", &auth).call() else {
+            return;
+        };
+        let reader = BufReader::new(resp.into_body().into_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Collects stream lines until `until` matches one, or 30 s pass.
+fn collect_until(rx: &mpsc::Receiver<String>, until: impl Fn(&str) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let done = until(&line);
+                seen.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_event_stream_reports_changes_and_hides_the_network_from_tenants() {
+    let dir = data_dir("events");
+    let s = Server::start(&dir);
+    let tenant = s.token("acme-ops", "tenant", Some("acme"));
+    let admin_rx = event_lines(&s, &s.admin);
+    let tenant_rx = event_lines(&s, &tenant);
+    // Give both streams time to subscribe before anything happens.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        s.post("/api/v1/links/NYCM-%3ECHIN/drain", &s.admin, &json!({}))
+            .0,
+        200
+    );
+    let (st, v) = s.post("/api/v1/services", &tenant, &vpn(&["NYCM", "WASH"], "1G"));
+    assert_eq!(st, 201, "{v}");
+    let id = v["service"]["id"].as_str().expect("id").to_string();
+
+    let admin = collect_until(&admin_rx, |l| l.contains(&format!("\"subject\":\"{id}\"")));
+    let text = admin.join("\n");
+    assert!(text.contains("event: link-state"), "{text}");
+    assert!(
+        text.contains("\"link\":\"NYCM->CHIN\"") && text.contains("\"drained\":true"),
+        "{text}"
+    );
+    assert!(text.contains("event: allocation"), "{text}");
+
+    let mine = collect_until(&tenant_rx, |l| l.contains(&format!("\"subject\":\"{id}\"")));
+    let text = mine.join("\n");
+    assert!(text.contains(&format!("\"subject\":\"{id}\"")), "{text}");
+    assert!(
+        !text.contains("link-state") && !text.contains("NYCM->CHIN"),
+        "{text}"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,19 @@ use serde_json::{Value, json};
 
 use crate::input::UsageError;
 
+/// `println!` that ends the process quietly when the reader has gone (`keel svc
+/// list | head`) instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct Conn {
     /// Controller URL.
@@ -105,7 +118,7 @@ fn seg(id: &str) -> String {
 }
 
 fn print(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    out!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn gbps(v: &Value) -> String {
@@ -120,23 +133,23 @@ pub fn status(conn: Conn) -> anyhow::Result<()> {
         print(&s);
         return Ok(());
     }
-    println!(
+    out!(
         "controller  {}  (you: {} as {})",
         conn.server,
         s["you"]["name"].as_str().unwrap_or("?"),
         s["you"]["role"].as_str().unwrap_or("?")
     );
-    println!(
+    out!(
         "topology    {} v{} — {} sites, {} links",
         s["topology"]["name"].as_str().unwrap_or("?"),
         s["topology"]["version"],
         s["topology"]["sites"],
         s["topology"]["links"]
     );
-    println!("services    {}", s["services"]);
+    out!("services    {}", s["services"]);
     if let Some(a) = s.get("allocation").filter(|a| !a.is_null()) {
         let f = &a["figures"];
-        println!(
+        out!(
             "allocation  v{} ({}): carried {} of {}, solver {}, gap {:.4}%",
             a["version"],
             a["cause"].as_str().unwrap_or(""),
@@ -149,7 +162,7 @@ pub fn status(conn: Conn) -> anyhow::Result<()> {
     for key in ["links_down", "links_drained"] {
         if let Some(l) = s[key].as_array().filter(|l| !l.is_empty()) {
             let names: Vec<&str> = l.iter().filter_map(Value::as_str).collect();
-            println!("{:<11} {}", key.replace('_', " "), names.join(", "));
+            out!("{:<11} {}", key.replace('_', " "), names.join(", "));
         }
     }
     Ok(())
@@ -217,7 +230,7 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
             if conn.json {
                 print(&out);
             } else {
-                println!("admitted {}", out["service"]["id"].as_str().unwrap_or("?"));
+                out!("admitted {}", out["service"]["id"].as_str().unwrap_or("?"));
             }
         }
         Svc::List => {
@@ -226,9 +239,14 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
                 print(&list);
                 return Ok(());
             }
-            println!(
+            out!(
                 "{:<14} {:<12} {:<9} {:<12} {:>16} {:>16}  endpoints",
-                "id", "tenant", "kind", "class", "committed", "carried"
+                "id",
+                "tenant",
+                "kind",
+                "class",
+                "committed",
+                "carried"
             );
             for s in list.as_array().into_iter().flatten() {
                 let eps: Vec<&str> = s["endpoints"]
@@ -237,7 +255,7 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
                     .flatten()
                     .filter_map(|e| e["site"].as_str())
                     .collect();
-                println!(
+                out!(
                     "{:<14} {:<12} {:<9} {:<12} {:>16} {:>16}  {} ({})",
                     s["id"].as_str().unwrap_or("?"),
                     s["tenant"].as_str().unwrap_or("?"),
@@ -261,7 +279,7 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
                 print(&json!({ "service": s, "allocation": a }));
                 return Ok(());
             }
-            println!(
+            out!(
                 "{id}: {} {} service of {}, {} per pair, {}",
                 s["class"].as_str().unwrap_or("?"),
                 s["kind"].as_str().unwrap_or("?"),
@@ -270,7 +288,7 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
                 s["status"].as_str().unwrap_or("?")
             );
             for f in a["flows"].as_array().into_iter().flatten() {
-                println!(
+                out!(
                     "  {} -> {}: {} of {}",
                     f["src"].as_str().unwrap_or("?"),
                     f["dst"].as_str().unwrap_or("?"),
@@ -290,7 +308,7 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
                         .flatten()
                         .filter_map(Value::as_str)
                         .collect();
-                    println!(
+                    out!(
                         "    {:>16}  {:>7.2} ms  {}\n      segments [{}]\n      why: {}",
                         gbps(&p["rate_bps"]),
                         p["latency_ms"].as_f64().unwrap_or(f64::NAN),
@@ -303,7 +321,7 @@ pub fn svc(conn: Conn, cmd: Svc) -> anyhow::Result<()> {
         }
         Svc::Rm { id } => {
             conn.call("DELETE", &format!("/api/v1/services/{}", seg(&id)), None)?;
-            println!("removed {id}");
+            out!("removed {id}");
         }
     }
     Ok(())
@@ -373,9 +391,13 @@ pub fn link(conn: Conn, cmd: Link) -> anyhow::Result<()> {
                 print(&links);
                 return Ok(());
             }
-            println!(
+            out!(
                 "{:<24} {:<8} {:>16} {:>16} {:>8}",
-                "link", "state", "capacity", "planned", "util"
+                "link",
+                "state",
+                "capacity",
+                "planned",
+                "util"
             );
             for l in links.as_array().into_iter().flatten() {
                 let state = match (l["up"].as_bool(), l["drained"].as_bool()) {
@@ -383,7 +405,7 @@ pub fn link(conn: Conn, cmd: Link) -> anyhow::Result<()> {
                     (_, Some(true)) => "drained",
                     _ => "up",
                 };
-                println!(
+                out!(
                     "{:<24} {:<8} {:>16} {:>16} {:>8}",
                     l["id"].as_str().unwrap_or("?"),
                     state,
@@ -408,7 +430,7 @@ pub fn link(conn: Conn, cmd: Link) -> anyhow::Result<()> {
     if conn.json {
         print(&out);
     } else {
-        println!("{} {verb}", out["link"].as_str().unwrap_or("?"));
+        out!("{} {verb}", out["link"].as_str().unwrap_or("?"));
     }
     Ok(())
 }
@@ -438,7 +460,7 @@ pub fn token(conn: Conn, cmd: Token) -> anyhow::Result<()> {
     if conn.json {
         print(&out);
     } else {
-        println!("{}", out["token"].as_str().unwrap_or("?"));
+        out!("{}", out["token"].as_str().unwrap_or("?"));
     }
     Ok(())
 }
