@@ -812,3 +812,34 @@ fn the_event_stream_reports_changes_and_hides_the_network_from_tenants() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bad_settings_are_refused_before_anything_starts() {
+    let dir = data_dir("settings");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("keel.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\ncolour = \"red\"\n").expect("write");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .arg("serve")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .output()
+            .expect("run keel");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["--config", config.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("colour"), "{err}");
+    let (code, err) = run(&["--southbound", "netconf"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("netconf"), "{err}");
+    let (code, err) = run(&["--listen", "127.0.0.1:0", "--exit", "ATLANTIS"]);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(err.contains("ATLANTIS"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
