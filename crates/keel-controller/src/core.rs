@@ -161,6 +161,9 @@ pub struct Snapshot {
     pub links: Vec<LinkView>,
     pub services: BTreeMap<String, ServiceView>,
     pub allocation: Option<Arc<AllocationDoc>>,
+    /// The installed plan in solver terms (what-if questions start from it).
+    #[serde(skip)]
+    pub model: Option<Arc<plan::PlanModel>>,
     pub reoptimisations: u64,
     /// From the last event to its allocation fully handed to the network, s.
     pub last_reaction_s: Option<f64>,
@@ -188,6 +191,7 @@ pub struct Core {
     southbound: Box<dyn Southbound>,
     installed: DesiredState,
     allocation: Option<Arc<AllocationDoc>>,
+    model: Option<Arc<plan::PlanModel>>,
     planned_loads: BTreeMap<String, f64>,
     counters: BTreeMap<String, LinkCounter>,
     tenants: BTreeMap<String, u16>,
@@ -274,6 +278,7 @@ impl Core {
             southbound: start.southbound,
             installed: DesiredState::new(),
             allocation: None,
+            model: None,
             planned_loads: BTreeMap::new(),
             counters: BTreeMap::new(),
             tenants,
@@ -999,6 +1004,7 @@ impl Core {
             changes: update.changes(),
         });
         self.allocation = Some(Arc::new(allocation_doc(version, cause, &plan, &services)));
+        self.model = Some(plan.model.clone());
         self.planned_loads = plan.loads;
         Ok(())
     }
@@ -1052,6 +1058,7 @@ impl Core {
             links,
             services,
             allocation: self.allocation.clone(),
+            model: self.model.clone(),
             reoptimisations: self.reoptimisations,
             last_reaction_s: self.last_reaction.map(|d| d.as_secs_f64()),
             pending_reoptimisation: self.pending.is_some(),

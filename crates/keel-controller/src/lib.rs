@@ -332,6 +332,7 @@ fn empty_snapshot(base: &Topology) -> core::Snapshot {
         links: Vec::new(),
         services: Default::default(),
         allocation: None,
+        model: None,
         reoptimisations: 0,
         last_reaction_s: None,
         pending_reoptimisation: true,

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use keel_model::spec::TopologySpec;
@@ -144,6 +145,18 @@ pub struct Plan {
     pub figures: SolveFigures,
     /// Planned load per link id, bit/s.
     pub loads: BTreeMap<String, f64>,
+    /// The instance as solved, for what-if questions about the installed plan.
+    #[serde(skip)]
+    pub model: Arc<PlanModel>,
+}
+
+/// A solved instance in `keel-te` terms (the effective topology's link ids).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanModel {
+    pub topology: Topology,
+    pub traffic: TrafficMatrix,
+    pub paths: CandidatePaths,
+    pub allocation: Allocation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -441,6 +454,12 @@ pub fn plan(
         demands,
         figures: solved.figures,
         loads,
+        model: Arc::new(PlanModel {
+            topology: topo.clone(),
+            traffic: inst.tm,
+            paths: inst.paths,
+            allocation: solved.alloc,
+        }),
     })
 }
 
