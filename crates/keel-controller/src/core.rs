@@ -1111,6 +1111,12 @@ struct StoredAllocation {
 /// One TE policy per planned flow with traffic, keyed by owner, ends and class.
 fn desired_state(plan: &Plan, services: &[Service], topo: &Topology) -> DesiredState {
     let mut out = DesiredState::new();
+    // One shared string per link id across all policies.
+    let ids: std::collections::HashMap<&str, Arc<str>> = topo
+        .links()
+        .iter()
+        .map(|l| (l.id.as_str(), Arc::from(l.id.as_str())))
+        .collect();
     for d in &plan.demands {
         if d.paths.is_empty() {
             continue;
@@ -1156,7 +1162,15 @@ fn desired_state(plan: &Plan, services: &[Service], topo: &Topology) -> DesiredS
                 weight,
                 rate_bps: total * f64::from(weight) / weight_sum,
                 segments: p.segments.clone(),
-                links: p.links.clone(),
+                links: p
+                    .links
+                    .iter()
+                    .map(|l| {
+                        ids.get(l.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| Arc::from(l.as_str()))
+                    })
+                    .collect(),
             })
             .collect();
         out.insert(

@@ -35,6 +35,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        "/api/v1/topology",
+        "post",
+        "Import a new topology version (Keel's native JSON schema); link states carry over by id.",
+        "operator",
+        Some("Topology"),
+    ),
+    (
         "/api/v1/links",
         "get",
         "Every link with state, capacity, planned and measured load.",

@@ -289,7 +289,7 @@ mod tests {
                     weight: 1,
                     rate_bps: *r,
                     segments: vec![],
-                    links: ls.iter().map(|s| s.to_string()).collect(),
+                    links: ls.iter().map(|s| std::sync::Arc::from(*s)).collect(),
                 })
                 .collect(),
         }
@@ -299,7 +299,7 @@ mod tests {
         let mut out = BTreeMap::new();
         for path in &p.paths {
             for l in &path.links {
-                *out.entry(l.as_str()).or_insert(0.0) += path.rate_bps;
+                *out.entry(&**l).or_insert(0.0) += path.rate_bps;
             }
         }
         out

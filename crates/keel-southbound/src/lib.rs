@@ -11,6 +11,7 @@ pub mod sim;
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,8 +44,9 @@ pub struct SegmentList {
     pub rate_bps: f64,
     /// SRv6 segments that pin the path (fewest that do, per the addressing plan).
     pub segments: Vec<Ipv6Addr>,
-    /// The links the path crosses, in order (link ids of the topology).
-    pub links: Vec<String>,
+    /// The links the path crosses, in order (link ids of the topology). Shared
+    /// strings: a network-wide state repeats each id in thousands of paths.
+    pub links: Vec<Arc<str>>,
 }
 
 /// A TE policy at an ingress: traffic of one class towards one egress, split over

@@ -7,7 +7,7 @@
 //! re-programs (no local repair here: that is the data plane's job), which is what
 //! makes the controller's reaction visible in the counters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ pub struct SimStats {
 
 #[derive(Debug)]
 struct State {
-    links: BTreeMap<String, SimLink>,
+    links: HashMap<String, SimLink>,
     policies: DesiredState,
     stats: SimStats,
     failed_at: Option<Instant>,
@@ -62,7 +62,7 @@ impl State {
                     continue;
                 }
                 for l in &path.links {
-                    if let Some(v) = load.get_mut(l.as_str()) {
+                    if let Some(v) = load.get_mut(&**l) {
                         *v += share;
                     }
                 }
@@ -266,7 +266,7 @@ impl Southbound for SimNetwork {
 /// A router refuses a policy over links it does not have.
 fn check_policy(st: &State, p: &Policy) -> Result<(), SouthboundError> {
     for path in &p.paths {
-        if let Some(l) = path.links.iter().find(|l| !st.links.contains_key(*l)) {
+        if let Some(l) = path.links.iter().find(|l| !st.links.contains_key(&***l)) {
             return Err(SouthboundError::Rejected {
                 key: p.key.to_string(),
                 reason: format!("unknown link `{l}`"),
@@ -297,7 +297,7 @@ mod tests {
                     weight: *w,
                     rate_bps: *r,
                     segments: vec![],
-                    links: ls.iter().map(|s| s.to_string()).collect(),
+                    links: ls.iter().map(|s| Arc::from(*s)).collect(),
                 })
                 .collect(),
         }
