@@ -89,6 +89,12 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                Code::MethodNotAllowed,
+                "this endpoint does not take that method",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -120,6 +126,19 @@ impl FromRequestParts<AppState> for Principal {
             role,
             tenant: row.tenant,
         })
+    }
+}
+
+/// Query parameters whose errors come back as the API's JSON errors.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(q)| Params(q))
+            .map_err(|e| ApiError::new(Code::BadRequest, format!("query: {}", e.body_text())))
     }
 }
 
@@ -325,7 +344,7 @@ async fn utilisation(
     State(st): State<AppState>,
     who: Principal,
     Path(link): Path<String>,
-    Query(q): Query<UtilQuery>,
+    Params(q): Params<UtilQuery>,
 ) -> Result<Json<Value>, ApiError> {
     who.require(who.can_read_network(), "read link history")?;
     if !st.snap().links.iter().any(|l| l.id == link) {
@@ -441,7 +460,7 @@ struct AuditQuery {
 async fn audit(
     State(st): State<AppState>,
     who: Principal,
-    Query(q): Query<AuditQuery>,
+    Params(q): Params<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     who.require(who.can_read_network(), "read the audit log")?;
     let rows = st.store.audit_since(q.after, q.limit.min(10_000))?;

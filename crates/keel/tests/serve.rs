@@ -620,7 +620,20 @@ fn bad_input_gets_a_clear_4xx_naming_the_problem() {
         (400, json!("capacity")),
         "{v}"
     );
-    assert_eq!(s.get("/api/v1/audit?after=x", Some(&t)).0, 400);
+    let (st, v) = s.get("/api/v1/audit?after=x", Some(&t));
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("after")),
+        "{v}"
+    );
+    let (st, v) = s.request("DELETE", "/api/v1/links", Some(&t), None);
+    assert_eq!(
+        (st, v["error"]["code"].clone()),
+        (405, json!("method_not_allowed")),
+        "{v}"
+    );
     let (st, v) = s.post(
         "/api/v1/tokens",
         &t,
