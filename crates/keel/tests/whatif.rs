@@ -25,7 +25,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn json(o: &Output) -> Value {
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(o));
     serde_json::from_slice(&o.stdout).expect("JSON")
 }
 
