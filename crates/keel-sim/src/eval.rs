@@ -8,8 +8,10 @@
 //! delivered rate is its rate times the product of those pass fractions along
 //! its path. The offered load is counted before any upstream drop, so the loss
 //! is slightly overestimated where a flow crosses two congested links (a
-//! conservative figure, and one pass instead of a fixed point).
+//! conservative figure, and one pass instead of a fixed point). Only flows
+//! crossing a congested link are visited, through the per-link index.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use keel_model::{
@@ -99,17 +101,17 @@ pub struct Base<'a> {
     pub risk: &'a RiskModel,
     /// Prices of the base solve, when the fast solver produced it.
     pub warm: Option<&'a WarmStart>,
-    /// Priority level index (0 = highest) of every demand.
-    level: Vec<u8>,
+    /// Priority level index (0 = highest) of every class.
+    class_level: Vec<usize>,
     levels: usize,
     /// (demand, path) of every path with traffic.
     active: Vec<(u32, u32)>,
     /// Active paths by arc (CSR).
     arc_start: Vec<u32>,
     arc_items: Vec<u32>,
-    /// Base load per arc and per (arc, level).
+    /// Base load per arc and per (arc, class).
     pub load: Vec<f64>,
-    load_level: Vec<f64>,
+    load_class: Vec<f64>,
     /// Carried per class in the base state.
     pub carried_class: Vec<f64>,
 }
@@ -125,19 +127,16 @@ impl<'a> Base<'a> {
         let (topo, tm) = (problem.topology, problem.traffic);
         let classes = tm.classes();
         let prios = classes.priority_levels();
-        let level: Vec<u8> = tm
-            .demands()
+        let class_level: Vec<usize> = classes
             .iter()
-            .map(|d| {
-                let p = classes.get(d.class).priority;
-                prios.iter().position(|&x| x == p).unwrap_or(0) as u8
-            })
+            .map(|(_, c)| prios.iter().position(|&x| x == c.priority).unwrap_or(0))
             .collect();
         let levels = prios.len().max(1);
+        let nclass = classes.len();
         let mut active = Vec::new();
         let mut count = vec![0u32; topo.link_count() + 1];
         let mut load = vec![0.0; topo.link_count()];
-        let mut load_level = vec![0.0; topo.link_count() * levels];
+        let mut load_class = vec![0.0; topo.link_count() * nclass];
         let mut carried_class = vec![0.0; classes.len()];
         for (d, da) in allocation.demands.iter().enumerate() {
             for (p, pf) in da.paths.iter().enumerate() {
@@ -149,7 +148,7 @@ impl<'a> Base<'a> {
                 for l in &pf.path.links {
                     count[l.index() + 1] += 1;
                     load[l.index()] += pf.rate;
-                    load_level[l.index() * levels + level[d] as usize] += pf.rate;
+                    load_class[l.index() * nclass + tm.demands()[d].class.index()] += pf.rate;
                 }
             }
         }
@@ -171,13 +170,13 @@ impl<'a> Base<'a> {
             backups,
             risk,
             warm,
-            level,
+            class_level,
             levels,
             active,
             arc_start,
             arc_items,
             load,
-            load_level,
+            load_class,
             carried_class,
         }
     }
@@ -261,7 +260,7 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
     let (topo, tm) = (base.topo(), base.tm());
     let nclass = tm.classes().len();
     let lv = base.levels;
-    let mut load_level = base.load_level.clone();
+    let mut load_class = base.load_class.clone();
     let mut changed = vec![false; topo.link_count()];
     let mut lost_unprotected = vec![0.0; nclass];
     let affected = base.affected(failed);
@@ -269,9 +268,9 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
     for &i in &affected {
         let (d, p, pf) = base.flow(i);
         let demand = &tm.demands()[d];
-        let lvl = base.level[d] as usize;
+        let c = demand.class.index();
         for l in &pf.path.links {
-            load_level[l.index() * lv + lvl] -= pf.rate;
+            load_class[l.index() * nclass + c] -= pf.rate;
             changed[l.index()] = true;
         }
         let backup = base
@@ -282,27 +281,26 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
         match backup {
             Some(bp) => {
                 for l in &bp.links {
-                    load_level[l.index() * lv + lvl] += pf.rate;
+                    load_class[l.index() * nclass + c] += pf.rate;
                     changed[l.index()] = true;
                 }
                 moved.push((d, bp, pf.rate));
             }
-            None => lost_unprotected[demand.class.index()] += pf.rate,
+            None => lost_unprotected[c] += pf.rate,
         }
     }
-    // Pass fractions per (arc, level) by strict priority, on changed arcs only:
-    // unchanged arcs carry the base load, which fits.
+    // Only changed arcs can be congested: unchanged ones carry the base load,
+    // which fits. Pass fractions per (arc, level) by strict priority.
     let mut pass = vec![1.0; topo.link_count() * lv];
     let mut overloaded = Vec::new();
     let mut changed_util = Vec::new();
     let (mut max_u, mut max_link) = (0.0_f64, None);
+    let mut offered = vec![0.0; lv];
     for (e, link) in topo.links().iter().enumerate() {
         let cap = link.capacity.bps();
+        let row = &load_class[e * nclass..(e + 1) * nclass];
         let total: f64 = if changed[e] {
-            load_level[e * lv..(e + 1) * lv]
-                .iter()
-                .map(|x| x.max(0.0))
-                .sum()
+            row.iter().map(|x| x.max(0.0)).sum()
         } else {
             base.load[e]
         };
@@ -320,40 +318,67 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
         });
         if u > 1.0 + OVERLOAD_SLACK {
             overloaded.push(e);
+            offered.iter_mut().for_each(|x| *x = 0.0);
+            for (c, x) in row.iter().enumerate() {
+                offered[base.class_level[c]] += x.max(0.0);
+            }
             let mut left = cap;
-            for k in 0..lv {
-                let offered = load_level[e * lv + k].max(0.0);
-                pass[e * lv + k] = if offered <= left { 1.0 } else { left / offered };
-                left = (left - offered).max(0.0);
+            for (k, &o) in offered.iter().enumerate() {
+                pass[e * lv + k] = if o <= left { 1.0 } else { left / o };
+                left = (left - o).max(0.0);
             }
         }
     }
     let mut lost_congestion = vec![0.0; nclass];
     if !overloaded.is_empty() {
-        let through = |links: &[LinkId], lvl: usize| -> f64 {
-            links.iter().map(|l| pass[l.index() * lv + lvl]).product()
-        };
-        let mut flows: Vec<u32> = overloaded
-            .iter()
-            .flat_map(|&e| {
-                base.arc_items[base.arc_start[e] as usize..base.arc_start[e + 1] as usize]
-                    .iter()
-                    .copied()
-            })
-            .filter(|i| affected.binary_search(i).is_err())
-            .collect();
-        flows.sort_unstable();
-        flows.dedup();
-        for i in flows {
-            let (d, _, pf) = base.flow(i);
-            let f = through(&pf.path.links, base.level[d] as usize);
-            lost_congestion[tm.demands()[d].class.index()] += pf.rate * (1.0 - f);
-        }
+        let level = |d: usize| base.class_level[tm.demands()[d].class.index()];
+        // Surviving base flows on congested links: multiply each flow's factor
+        // by every congested link it crosses, through the per-link index.
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let Scratch { factor, state } = &mut *scratch;
+            factor.resize(base.active.len(), 1.0);
+            state.resize(base.active.len(), 0);
+            for &i in &affected {
+                state[i as usize] = SKIP;
+            }
+            let mut touched = Vec::new();
+            for &e in &overloaded {
+                let items =
+                    &base.arc_items[base.arc_start[e] as usize..base.arc_start[e + 1] as usize];
+                for &i in items {
+                    let i = i as usize;
+                    if state[i] == SKIP {
+                        continue;
+                    }
+                    if state[i] == 0 {
+                        state[i] = SEEN;
+                        touched.push(i);
+                    }
+                    let d = base.active[i].0 as usize;
+                    factor[i] *= pass[e * lv + level(d)];
+                }
+            }
+            for i in touched {
+                let (d, _, pf) = base.flow(i as u32);
+                lost_congestion[tm.demands()[d].class.index()] += pf.rate * (1.0 - factor[i]);
+                factor[i] = 1.0;
+                state[i] = 0;
+            }
+            for &i in &affected {
+                state[i as usize] = 0;
+            }
+        });
         for &(d, bp, rate) in &moved {
-            let f = through(&bp.links, base.level[d] as usize);
+            let f: f64 = bp
+                .links
+                .iter()
+                .map(|l| pass[l.index() * lv + level(d)])
+                .product();
             lost_congestion[tm.demands()[d].class.index()] += rate * (1.0 - f);
         }
     }
+    let overloaded = overloaded.len();
     let delivered = (0..nclass)
         .map(|c| (base.carried_class[c] - lost_unprotected[c] - lost_congestion[c]).max(0.0))
         .collect();
@@ -379,9 +404,23 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
         changed: changed_util,
         max_utilisation: max_u,
         max_link,
-        overloaded_links: overloaded.len(),
+        overloaded_links: overloaded,
         allocation,
     }
+}
+
+/// Per-thread scratch of `local_repair`: a factor and a state per active flow,
+/// left all-1 / all-0 between scenarios so each costs only what it touches.
+#[derive(Default)]
+struct Scratch {
+    factor: Vec<f64>,
+    state: Vec<u8>,
+}
+const SEEN: u8 = 1;
+const SKIP: u8 = 2;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

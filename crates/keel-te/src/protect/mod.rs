@@ -221,7 +221,9 @@ impl Backups {
 }
 
 /// Computes the backup of every candidate path, or, given an allocation, of every
-/// path it puts traffic on. Demands run in parallel.
+/// path it puts traffic on. Sources run in parallel; per source, the
+/// post-convergence tree after each link failure is computed once and shared
+/// by every destination and path that needs it.
 pub fn backup_paths(
     topo: &Topology,
     tm: &TrafficMatrix,
@@ -231,45 +233,69 @@ pub fn backup_paths(
     only_used: Option<&Allocation>,
 ) -> Backups {
     let weights = link_weights(topo, metric);
-    let per_demand = (0..tm.len())
-        .into_par_iter()
+    let mut order: Vec<usize> = (0..tm.len()).collect();
+    order.sort_by_key(|&d| (tm.demands()[d].src, d));
+    let groups: Vec<&[usize]> = order
+        .chunk_by(|a, b| tm.demands()[*a].src == tm.demands()[*b].src)
+        .collect();
+    let done: Vec<Vec<(usize, Vec<Option<Backup>>)>> = groups
+        .par_iter()
         .map_init(
             || Dijkstra::new(topo),
-            |dj, d| {
-                let demand = tm.demand(DemandId(d as u32));
-                paths
-                    .of(DemandId(d as u32))
+            |dj, group| {
+                let mut trees = Trees::default();
+                group
                     .iter()
-                    .enumerate()
-                    .map(|(p, path)| {
-                        let used = match only_used {
-                            None => true,
-                            Some(a) => a
-                                .demands
-                                .get(d)
-                                .and_then(|da| da.paths.get(p))
-                                .is_some_and(|pf| pf.rate > 0.0),
-                        };
-                        used.then(|| {
-                            backup_of(topo, &weights, risk, dj, demand.src, demand.dst, path)
-                        })
+                    .map(|&d| {
+                        let demand = tm.demand(DemandId(d as u32));
+                        let list = paths
+                            .of(DemandId(d as u32))
+                            .iter()
+                            .enumerate()
+                            .map(|(p, path)| {
+                                let used = match only_used {
+                                    None => true,
+                                    Some(a) => a
+                                        .demands
+                                        .get(d)
+                                        .and_then(|da| da.paths.get(p))
+                                        .is_some_and(|pf| pf.rate > 0.0),
+                                };
+                                used.then(|| {
+                                    let ends = (demand.src, demand.dst);
+                                    backup_of(topo, &weights, risk, dj, &mut trees, ends, path)
+                                })
+                            })
+                            .collect();
+                        (d, list)
                     })
                     .collect()
             },
         )
         .collect();
+    let mut per_demand = vec![Vec::new(); tm.len()];
+    for (d, list) in done.into_iter().flatten() {
+        per_demand[d] = list;
+    }
     Backups { per_demand }
+}
+
+/// One source's post-convergence trees (predecessor arc per site), keyed by
+/// (failed physical link, SRLG mates removed too).
+#[derive(Default)]
+struct Trees {
+    by_link: HashMap<(u32, bool), Vec<u32>>,
 }
 
 /// The backup of one primary path (see the module docs for the order of
 /// relaxations).
-pub fn backup_of(
+fn backup_of(
     topo: &Topology,
     weights: &[f64],
     risk: &RiskModel,
     dj: &mut Dijkstra,
-    src: SiteId,
-    dst: SiteId,
+    trees: &mut Trees,
+    (src, dst): (SiteId, SiteId),
     primary: &Path,
 ) -> Backup {
     let phys = risk.path_links(primary);
@@ -303,17 +329,40 @@ pub fn backup_of(
     srlg_ban.extend(mates);
     link_ban.sort_unstable();
     link_ban.dedup();
-    let attempts: [(bool, bool); 4] = [(true, true), (true, false), (false, true), (false, false)];
-    let mut found = None;
-    for (srlg, node) in attempts {
+    let mut attempt = |srlg: bool, node: bool| {
         let srlg_part = if srlg { &srlg_ban[..] } else { &srlg_ban[..0] };
-        let banned_links = link_ban.iter().chain(srlg_part.iter());
         let banned_sites: &[SiteId] = if node { &transit } else { &[] };
-        if let Some(p) = dj.shortest(topo, weights, src, dst, banned_links, banned_sites) {
-            found = Some(p);
-            break;
+        dj.shortest(
+            topo,
+            weights,
+            src,
+            dst,
+            link_ban.iter().chain(srlg_part.iter()),
+            banned_sites,
+        )
+    };
+    // Strongest first; when it fails, the weakest tells whether any single
+    // backup exists before the intermediate ones are tried. Without SRLGs or
+    // transit sites some attempts coincide and are skipped.
+    let (has_srlg, has_transit) = (!srlg_ban.is_empty(), !transit.is_empty());
+    let found = attempt(true, true).or_else(|| {
+        if !has_srlg && !has_transit {
+            return None;
         }
-    }
+        let weakest = attempt(false, false)?;
+        let better = if has_srlg {
+            attempt(true, false).or_else(|| {
+                if has_transit {
+                    attempt(false, true)
+                } else {
+                    None
+                }
+            })
+        } else {
+            None
+        };
+        Some(better.unwrap_or(weakest))
+    });
     match found {
         Some(path) => {
             let covers = covers_of(topo, risk, primary, &phys, &transit, &path);
@@ -346,21 +395,17 @@ pub fn backup_of(
                         }
                     }
                 }
-                let with_srlg = if mates.is_empty() {
-                    None
-                } else {
-                    dj.shortest(
-                        topo,
-                        weights,
-                        src,
-                        dst,
-                        arcs.iter().chain(mates.iter()),
-                        &[],
-                    )
+                let mut via = |with_mates: bool| {
+                    let pred = trees.by_link.entry((p, with_mates)).or_insert_with(|| {
+                        let banned = arcs.iter().chain(mates.iter().filter(|_| with_mates));
+                        dj.tree(topo, weights, src, banned)
+                    });
+                    path_to(topo, pred, src, dst)
                 };
+                let with_srlg = if mates.is_empty() { None } else { via(true) };
                 let found = with_srlg.or_else(|| {
                     srlg_ok &= mates.is_empty();
-                    dj.shortest(topo, weights, src, dst, arcs.iter(), &[])
+                    via(false)
                 });
                 per_link.push((p, found));
             }
@@ -384,6 +429,22 @@ pub fn backup_of(
             }
         }
     }
+}
+
+/// The path to `dst` in a predecessor tree rooted at `src`.
+fn path_to(topo: &Topology, pred: &[u32], src: SiteId, dst: SiteId) -> Option<Path> {
+    let mut links = Vec::new();
+    let mut at = dst;
+    while at != src {
+        let l = *pred.get(at.index())?;
+        if l == u32::MAX || links.len() > pred.len() {
+            return None;
+        }
+        links.push(LinkId(l));
+        at = topo.link(LinkId(l)).src;
+    }
+    links.reverse();
+    Some(Path::new(links))
 }
 
 fn covers_of(
@@ -451,7 +512,34 @@ impl Dijkstra {
         for s in banned_sites {
             self.banned_site[s.index()] = true;
         }
-        let found = self.run(topo, weights, src, dst);
+        let found = self.run(topo, weights, src, Some(dst));
+        self.reset(banned_arcs, banned_sites);
+        found
+    }
+
+    /// The shortest-path tree from `src` avoiding the banned arcs: the
+    /// predecessor arc of every site (`u32::MAX` where unreached).
+    pub fn tree<'a>(
+        &mut self,
+        topo: &Topology,
+        weights: &[f64],
+        src: SiteId,
+        banned_arcs: impl Iterator<Item = &'a LinkId> + Clone,
+    ) -> Vec<u32> {
+        for l in banned_arcs.clone() {
+            self.banned_arc[l.index()] = true;
+        }
+        self.run(topo, weights, src, None);
+        let pred = self.pred.clone();
+        self.reset(banned_arcs, &[]);
+        pred
+    }
+
+    fn reset<'a>(
+        &mut self,
+        banned_arcs: impl Iterator<Item = &'a LinkId>,
+        banned_sites: &[SiteId],
+    ) {
         for l in banned_arcs {
             self.banned_arc[l.index()] = false;
         }
@@ -463,10 +551,15 @@ impl Dijkstra {
             self.pred[s as usize] = u32::MAX;
         }
         self.touched.clear();
-        found
     }
 
-    fn run(&mut self, topo: &Topology, weights: &[f64], src: SiteId, dst: SiteId) -> Option<Path> {
+    fn run(
+        &mut self,
+        topo: &Topology,
+        weights: &[f64],
+        src: SiteId,
+        dst: Option<SiteId>,
+    ) -> Option<Path> {
         let mut heap = BinaryHeap::new();
         self.dist[src.index()] = 0.0;
         self.touched.push(src.0);
@@ -475,7 +568,7 @@ impl Dijkstra {
             if c > self.dist[s as usize] {
                 continue;
             }
-            if s == dst.0 {
+            if dst.is_some_and(|d| d.0 == s) {
                 let mut links = Vec::new();
                 let mut at = s;
                 while at != src.0 {
