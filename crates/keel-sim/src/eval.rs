@@ -104,8 +104,9 @@ pub struct Base<'a> {
     /// Priority level index (0 = highest) of every class.
     class_level: Vec<usize>,
     levels: usize,
-    /// (demand, path) of every path with traffic.
+    /// (demand, path) of every path with traffic, and its priority level.
     active: Vec<(u32, u32)>,
+    flow_level: Vec<u8>,
     /// Active paths by arc (CSR).
     arc_start: Vec<u32>,
     arc_items: Vec<u32>,
@@ -164,6 +165,10 @@ impl<'a> Base<'a> {
                 fill[l.index()] += 1;
             }
         }
+        let flow_level = active
+            .iter()
+            .map(|&(d, _)| class_level[tm.demands()[d as usize].class.index()] as u8)
+            .collect();
         Base {
             problem,
             allocation,
@@ -173,6 +178,7 @@ impl<'a> Base<'a> {
             class_level,
             levels,
             active,
+            flow_level,
             arc_start,
             arc_items,
             load,
@@ -355,8 +361,7 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
                         state[i] = SEEN;
                         touched.push(i);
                     }
-                    let d = base.active[i].0 as usize;
-                    factor[i] *= pass[e * lv + level(d)];
+                    factor[i] *= pass[e * lv + base.flow_level[i] as usize];
                 }
             }
             for i in touched {
