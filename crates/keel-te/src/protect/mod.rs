@@ -682,3 +682,101 @@ pub fn coverage(tm: &TrafficMatrix, backups: &Backups, alloc: Option<&Allocation
     });
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use keel_model::{Bandwidth, NewLink, Site, TopologyBuilder};
+
+    use super::*;
+
+    /// A square a-b-c-d (both directions) with SRLG `x` on a-b and c-d, and a
+    /// stub e hanging off a.
+    fn square() -> Topology {
+        let mut b = TopologyBuilder::new("sq");
+        let s: Vec<SiteId> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| b.add_site(Site::new(*n)).expect("site"))
+            .collect();
+        for (x, y, g) in [
+            (0, 1, true),
+            (1, 2, false),
+            (2, 3, true),
+            (3, 0, false),
+            (0, 4, false),
+        ] {
+            for (u, v) in [(x, y), (y, x)] {
+                b.add_link(NewLink {
+                    srlgs: if g { vec!["x".into()] } else { Vec::new() },
+                    ..NewLink::new(s[u], s[v], Bandwidth::from_gbps(10.0))
+                })
+                .expect("link");
+            }
+        }
+        b.build().expect("topology")
+    }
+
+    fn path(t: &Topology, arcs: &[&str]) -> Path {
+        Path::new(
+            arcs.iter()
+                .map(|id| LinkId(t.links().iter().position(|l| l.id == *id).expect("arc") as u32))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn pairs_arcs_into_physical_links_and_finds_backups() {
+        let t = square();
+        let risk = RiskModel::new(&t);
+        assert_eq!(risk.link_count(), 5);
+        assert_eq!(risk.link_by_name(&t, "a->b"), risk.link_by_name(&t, "b->a"));
+        assert_eq!(risk.srlg_arcs[0].len(), 4);
+        let w = link_weights(&t, PathMetric::Hops);
+        let mut dj = Dijkstra::new(&t);
+        let mut trees = Trees::default();
+        let (a, c, e) = (SiteId(0), SiteId(2), SiteId(4));
+        // a->b->c: the only other way, a-d-c, shares SRLG x through d-c.
+        let b = backup_of(
+            &t,
+            &w,
+            &risk,
+            &mut dj,
+            &mut trees,
+            (a, c),
+            &path(&t, &["a->b", "b->c"]),
+        );
+        assert_eq!(b.path, Some(path(&t, &["a->d", "d->c"])));
+        assert!(
+            b.covers.link && b.covers.node && !b.covers.srlg,
+            "{:?}",
+            b.covers
+        );
+        // c->...->e ends over the bridge a-e: per-link backups, one missing.
+        let b = backup_of(
+            &t,
+            &w,
+            &risk,
+            &mut dj,
+            &mut Trees::default(),
+            (c, e),
+            &path(&t, &["c->d", "d->a", "a->e"]),
+        );
+        assert!(b.path.is_none());
+        assert_eq!(b.per_link.len(), 3);
+        let bridge = risk.link_by_name(&t, "a->e").expect("link");
+        assert_eq!(
+            b.reason,
+            Some(Unprotectable::Bridge {
+                link: risk.link_arcs[bridge as usize][0]
+            })
+        );
+        // The per-link backup for c-d avoids it and still reaches e.
+        let cd = risk.link_by_name(&t, "c->d").expect("link");
+        let alt = b
+            .per_link
+            .iter()
+            .find(|(l, _)| *l == cd)
+            .and_then(|(_, p)| p.clone());
+        assert_eq!(alt, Some(path(&t, &["c->b", "b->a", "a->e"])));
+        assert!(!b.covers.link);
+    }
+}

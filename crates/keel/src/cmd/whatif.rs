@@ -31,7 +31,8 @@ use crate::input::{self, TopologyArgs, UsageError};
 ///                  surviving backup is lost, and links the backups overload
 ///                  drop the lowest classes first (strict priority);
 ///   re-optimised   the controller re-solves on the surviving paths (and the
-///                  backups), warm-started from the base solve, verified.
+///                  backups), the fast solver warm-started from the base
+///                  prices; every result passes the independent verifier.
 /// The summary gives the worst-case utilisation of every link and the scenario
 /// causing it, the scenarios ranked by lost demand, and the expected
 /// availability of every class.
@@ -41,7 +42,10 @@ use crate::input::{self, TopologyArgs, UsageError};
 /// post-convergence shortest path, same metric, once the protected element is
 /// gone); the protected element is the whole primary — its links, everything
 /// sharing an SRLG with them, and its transit sites — relaxed in that order
-/// (node, then SRLG disjointness dropped) where the topology allows no better.
+/// (node, then SRLG disjointness dropped) where the topology allows no better;
+/// when no single path avoids all its links, one backup per link of the
+/// primary (TI-LFA's per-element repair path). A link every path of a demand
+/// crosses (a bridge) cannot be protected: --coverage names it.
 ///
 /// Scenario sets (--failures):
 ///   single-link   every physical link alone
