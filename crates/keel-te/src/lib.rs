@@ -11,6 +11,7 @@ pub mod fast;
 mod greedy;
 mod lp;
 mod paths;
+pub mod protect;
 mod summary;
 mod verify;
 
@@ -27,6 +28,10 @@ pub use greedy::{empty_allocation, greedy};
 pub use paths::{
     CandidatePaths, PathKind, PathMetric, PathOptions, compute_paths, edge_disjoint, k_shortest,
     link_weights, path_cost, srlg_disjoint,
+};
+pub use protect::{
+    Backup, Backups, Coverage, Covers, FfcOptions, FfcSolution, RiskModel, Unprotectable,
+    backup_paths, coverage, rescale_after_failure, solve_ffc,
 };
 pub use summary::{ClassFigures, Summary, class_figures, summarize};
 pub use verify::{Tolerance, VerifyReport, Violation, verify, verify_routing};

@@ -24,6 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Solve(cmd::solve::Args),
+    Whatif(cmd::whatif::Args),
     #[command(subcommand)]
     Topo(cmd::topo::Command),
     GenTm(cmd::gentm::Args),
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Solve(args) => cmd::solve::run(args),
+        Command::Whatif(args) => cmd::whatif::run(args),
         Command::Topo(c) => cmd::topo::run(c),
         Command::GenTm(args) => cmd::gentm::run(args),
         Command::Convert(c) => cmd::convert::run(c),

@@ -19,6 +19,21 @@ pub struct SolveReport<'a> {
     pub violations: usize,
     /// Set when the fast solver produced the result.
     pub fast: Option<FastInfo>,
+    /// Set for `--protect`.
+    pub protect: Option<ProtectInfo>,
+}
+
+/// `keel solve --protect K`: throughput by k and the enumeration check.
+pub struct ProtectInfo {
+    pub k: usize,
+    /// (k, carried bit/s) for k = 0, 1, 2 and the requested k.
+    pub price: Vec<(usize, f64)>,
+    /// Failure sets checked after rescaling, of up to `checked_depth` links.
+    pub checked: usize,
+    pub checked_depth: usize,
+    /// Failure sets after which a link was overloaded or a failed link carried
+    /// traffic (0 unless Keel has a bug).
+    pub failed_checks: usize,
 }
 
 pub struct FastInfo {
@@ -102,6 +117,9 @@ pub fn solve_text(r: &SolveReport) -> String {
         "concurrent  every demand gets at least {} of its rate",
         pct(s.concurrent)
     );
+    if let Some(p) = &r.protect {
+        let _ = write!(o, "{}", protect_text(p));
+    }
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -166,6 +184,35 @@ pub fn solve_text(r: &SolveReport) -> String {
     o
 }
 
+fn protect_text(p: &ProtectInfo) -> String {
+    let base = p.price.first().map_or(0.0, |x| x.1);
+    let price: Vec<String> = p
+        .price
+        .iter()
+        .map(|&(k, v)| {
+            if k == 0 || base <= 0.0 {
+                format!("k={k} {}", rate(v))
+            } else {
+                format!("k={k} {} ({:+.2}%)", rate(v), (v / base - 1.0) * 100.0)
+            }
+        })
+        .collect();
+    format!(
+        "protection  survives any {} link failure{} (ingresses rescale onto surviving paths, FFC LP); \
+         {} failure sets of up to {} links checked: {}\nprice       {}\n",
+        p.k,
+        if p.k == 1 { "" } else { "s" },
+        p.checked,
+        p.checked_depth,
+        if p.failed_checks == 0 {
+            "no link overloaded".to_string()
+        } else {
+            format!("{} FAILED", p.failed_checks)
+        },
+        price.join(" · ")
+    )
+}
+
 fn gap_kind(sol: &Solution) -> &'static str {
     match sol.gap_kind {
         keel_te::GapKind::Certified => "certified by a dual bound",
@@ -198,7 +245,7 @@ pub fn solve_json(r: &SolveReport) -> Value {
         })
         .collect();
     let tm = &sol.timings;
-    json!({
+    let mut doc = json!({
         "topology": { "name": t.name(), "source": r.source, "sites": t.site_count(), "links": t.link_count() },
         "traffic": { "demands": r.traffic.len(), "total_bps": s.total_demand },
         "paths": {
@@ -235,5 +282,18 @@ pub fn solve_json(r: &SolveReport) -> Value {
         "stages": sol.stages,
         "fast": r.fast.as_ref().map(|f| json!({ "iterations": f.iterations, "stop": stop_text(f.stop) })),
         "verified": r.violations == 0,
-    })
+    });
+    if let (Some(p), Some(map)) = (&r.protect, doc.as_object_mut()) {
+        map.insert(
+            "protect".into(),
+            json!({
+                "k": p.k,
+                "throughput_bps": p.price.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "checked_failure_sets": p.checked,
+                "checked_depth": p.checked_depth,
+                "failed_checks": p.failed_checks,
+            }),
+        );
+    }
+    doc
 }

@@ -4,3 +4,4 @@ pub mod gentm;
 pub mod serve;
 pub mod solve;
 pub mod topo;
+pub mod whatif;

@@ -90,6 +90,15 @@ pub struct Args {
     /// Demands it disconnects are reported as not carried.
     #[arg(long = "fail-link", value_name = "LINK")]
     pub fail_links: Vec<String>,
+    /// Make the allocation k-failure-safe: it stays congestion-free under any K
+    /// simultaneous link failures (a link = both directions) when each ingress
+    /// rescales its traffic onto its surviving paths, as in FFC (SIGCOMM'14).
+    /// Solved as one compact LP (no enumeration of failures) with the exact
+    /// solver; max-flow only. Prints the price: the throughput with k = 0, 1, 2.
+    /// Every failure set of up to K links is then checked by enumeration when
+    /// there are at most 20,000 of them (else every single failure).
+    #[arg(long, value_name = "K")]
+    pub protect: Option<usize>,
     /// Fast solver: start from the link prices saved by an earlier solve
     /// (`--save-warm-start`), e.g. after the traffic or a link changed.
     #[arg(long, value_name = "FILE")]
@@ -183,25 +192,47 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if solver == SolverChoice::Fast && args.fairness == Fairness::MaxMin {
         return Err(input::UsageError("--fairness max-min needs --solver exact".into()).into());
     }
-    let (mut solution, fast) = match solver {
-        SolverChoice::Fast => {
-            let fast_opts = FastOptions {
-                objective: args.objective,
-                class_priority: !args.no_class_priority,
-                gap: args.gap,
-                time_limit,
-            };
-            let outcome = run_fast(&problem, &fast_opts, warm.as_ref())?;
-            if let Some(path) = &args.save_warm_start {
-                warm::save(path, &topology, &outcome.warm)?;
-            }
-            let info = FastInfo {
-                iterations: outcome.iterations,
-                stop: outcome.stop,
-            };
-            (outcome.solution, Some(info))
+    if args.protect.is_some() {
+        if args.objective != Objective::MaxFlow || args.fairness != Fairness::None {
+            return Err(input::UsageError(
+                "--protect needs --objective max-flow and --fairness none".into(),
+            )
+            .into());
         }
-        _ => (keel_te::solve_exact(&problem, &solve_opts)?, None),
+        if args.solver == SolverChoice::Fast {
+            return Err(input::UsageError(
+                "--protect solves an LP: use --solver exact or auto".into(),
+            )
+            .into());
+        }
+    }
+    let mut protect_info = None;
+    let (mut solution, fast) = match (solver, args.protect) {
+        (_, Some(k)) => {
+            let (sol, info) = protect(&problem, k, !args.no_class_priority)?;
+            protect_info = Some(info);
+            (sol, None)
+        }
+        _ => match solver {
+            SolverChoice::Fast => {
+                let fast_opts = FastOptions {
+                    objective: args.objective,
+                    class_priority: !args.no_class_priority,
+                    gap: args.gap,
+                    time_limit,
+                };
+                let outcome = run_fast(&problem, &fast_opts, warm.as_ref())?;
+                if let Some(path) = &args.save_warm_start {
+                    warm::save(path, &topology, &outcome.warm)?;
+                }
+                let info = FastInfo {
+                    iterations: outcome.iterations,
+                    stop: outcome.stop,
+                };
+                (outcome.solution, Some(info))
+            }
+            _ => (keel_te::solve_exact(&problem, &solve_opts)?, None),
+        },
     };
     solution.timings.paths = path_time;
 
@@ -246,6 +277,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary: &summary,
         violations,
         fast,
+        protect: protect_info,
     };
     if args.json {
         println!(
@@ -299,6 +331,114 @@ fn run_fast(
     let outcome = keel_te::solve_fast(problem, opts, warm, hooks);
     bar.finish_and_clear();
     Ok(outcome?)
+}
+
+/// Most failure sets `--protect` checks by enumeration.
+const PROTECT_CHECK_MAX: usize = 20_000;
+
+/// The k-failure-safe allocation, the throughput at k = 0, 1, 2 (and k), and
+/// the enumeration check of its failure sets.
+fn protect(
+    problem: &Problem,
+    k: usize,
+    class_priority: bool,
+) -> anyhow::Result<(keel_te::Solution, report::ProtectInfo)> {
+    let risk = keel_te::RiskModel::new(problem.topology);
+    let mut ks = vec![0, 1, 2, k];
+    ks.sort_unstable();
+    ks.dedup();
+    let mut price = Vec::new();
+    let mut chosen = None;
+    for kk in ks {
+        let opts = keel_te::FfcOptions {
+            k: kk,
+            class_priority,
+            ..keel_te::FfcOptions::default()
+        };
+        let sol = keel_te::solve_ffc(problem, &opts, &risk)?;
+        price.push((kk, sol.value));
+        if kk == k {
+            chosen = Some(sol);
+        }
+    }
+    let ffc = chosen.context("no k-failure-safe solve ran")?;
+    let n = risk.link_count();
+    let depth = if failure_sets(n, k) <= PROTECT_CHECK_MAX {
+        k
+    } else {
+        k.min(1)
+    };
+    let (mut checked, mut overloaded) = (0, 0);
+    let mut set = Vec::new();
+    for_each_subset(n, depth, &mut set, &mut |links: &[usize]| {
+        let mut failed = vec![false; problem.topology.link_count()];
+        for &l in links {
+            for a in &risk.link_arcs[l] {
+                failed[a.index()] = true;
+            }
+        }
+        let after = keel_te::rescale_after_failure(problem, &ffc, &failed);
+        let crosses = after
+            .demands
+            .iter()
+            .flat_map(|d| &d.paths)
+            .any(|pf| pf.rate > 0.0 && pf.path.links.iter().any(|l| failed[l.index()]));
+        let ok = keel_te::verify(
+            problem.topology,
+            problem.traffic,
+            Some(problem.paths),
+            &after,
+            Tolerance::default(),
+        )
+        .is_ok();
+        checked += 1;
+        if crosses || !ok {
+            overloaded += 1;
+        }
+    });
+    let solution = keel_te::Solution {
+        per_class: ffc.per_class.clone(),
+        allocation: ffc.allocation.clone(),
+        objective: Objective::MaxFlow,
+        value: ffc.value,
+        bound: ffc.value * (1.0 + ffc.solver_gap),
+        gap: ffc.solver_gap,
+        gap_kind: keel_te::GapKind::SolverReported,
+        timings: ffc.timings,
+        stages: ffc.stages,
+    };
+    let info = report::ProtectInfo {
+        k,
+        price,
+        checked,
+        checked_depth: depth,
+        failed_checks: overloaded,
+    };
+    Ok((solution, info))
+}
+
+/// Number of failure sets of 1..=k out of n links (saturating).
+fn failure_sets(n: usize, k: usize) -> usize {
+    let mut total = 0usize;
+    let mut c = 1usize;
+    for i in 1..=k.min(n) {
+        c = c.saturating_mul(n + 1 - i) / i;
+        total = total.saturating_add(c);
+    }
+    total
+}
+
+/// Calls `f` on every non-empty subset of 0..n with at most `k` elements.
+fn for_each_subset(n: usize, k: usize, set: &mut Vec<usize>, f: &mut dyn FnMut(&[usize])) {
+    let start = set.last().map_or(0, |&l| l + 1);
+    for i in start..n {
+        set.push(i);
+        f(set);
+        if set.len() < k {
+            for_each_subset(n, k, set, f);
+        }
+        set.pop();
+    }
 }
 
 /// The topology without the named links, and the traffic re-checked against it

@@ -1,0 +1,2 @@
+# Protection coverage of the built-in Abilene allocation.
+whatif --coverage --json
