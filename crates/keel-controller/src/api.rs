@@ -83,7 +83,8 @@ pub fn router(state: AppState) -> Router {
         .route("/allocation", get(allocation))
         .route("/audit", get(audit))
         .route("/events", get(events))
-        .route("/tokens", post(create_token));
+        .route("/tokens", post(create_token))
+        .route("/whatif", post(whatif));
     Router::new()
         .nest("/api/v1", v1)
         .route("/metrics", get(metrics))
@@ -671,6 +672,24 @@ async fn metrics(State(st): State<AppState>, who: Principal) -> Result<Response,
     Ok(resp)
 }
 
+/// Failure what-if on the installed plan; runs beside the event loop.
+async fn whatif(
+    State(st): State<AppState>,
+    who: Principal,
+    Body(req): Body<crate::whatif::WhatIfRequest>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "ask what-if questions")?;
+    let model = st
+        .snap()
+        .model
+        .clone()
+        .ok_or_else(|| ApiError::new(Code::Unavailable, "no allocation installed yet"))?;
+    tokio::task::spawn_blocking(move || crate::whatif::run(&model, &req))
+        .await
+        .map_err(ApiError::internal)?
+        .map(Json)
+}
+
 async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
@@ -698,6 +717,7 @@ pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("/api/v1/audit", &["get"]),
         ("/api/v1/events", &["get"]),
         ("/api/v1/tokens", &["post"]),
+        ("/api/v1/whatif", &["post"]),
         ("/metrics", &["get"]),
         ("/openapi.json", &["get"]),
     ])

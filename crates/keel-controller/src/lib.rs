@@ -17,6 +17,7 @@ pub mod plan;
 pub mod service;
 pub mod srv6;
 pub mod update;
+pub mod whatif;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

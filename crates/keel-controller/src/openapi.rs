@@ -175,6 +175,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("Token"),
     ),
     (
+        "/api/v1/whatif",
+        "post",
+        "Failure what-if on the installed plan: per scenario the state after local repair onto backups and after re-optimisation, the worst utilisation per link and the scenario causing it, availability per class.",
+        "viewer",
+        Some("WhatIf"),
+    ),
+    (
         "/metrics",
         "get",
         "Prometheus text exposition.",
@@ -232,6 +239,13 @@ pub fn document() -> Value {
                               "properties": { "name": { "type": "string" },
                                               "sites": { "type": "array", "items": { "type": "object" } },
                                               "links": { "type": "array", "items": { "type": "object" } } } },
+                "WhatIf": { "type": "object", "additionalProperties": false,
+                            "properties": {
+                                "set": { "enum": ["single-link", "single-srlg", "single-node", "double-link"] },
+                                "scenarios": { "type": "array", "items": { "type": "string" },
+                                               "description": "Each: elements separated by spaces, e.g. \"link:A->B node:C srlg:x\"." },
+                                "reoptimise": { "enum": ["affected", "all", "none"] },
+                                "top": { "type": "integer", "minimum": 0 } } },
                 "Capacity": { "type": "object", "additionalProperties": false,
                               "required": ["capacity"], "properties": { "capacity": rate } },
                 "Token": { "type": "object", "additionalProperties": false, "required": ["name", "role"],
