@@ -769,16 +769,15 @@ fn event_lines(s: &Server, token: &str) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Collects stream lines until `until` matches one, or 30 s pass.
+/// Collects stream lines until `until` holds for all seen so far, or 30 s pass.
 fn collect_until(rx: &mpsc::Receiver<String>, until: impl Fn(&str) -> bool) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match rx.recv_timeout(left) {
             Ok(line) => {
-                let done = until(&line);
                 seen.push(line);
-                if done {
+                if until(&seen.join("\n")) {
                     break;
                 }
             }
@@ -806,7 +805,12 @@ fn the_event_stream_reports_changes_and_hides_the_network_from_tenants() {
     assert_eq!(st, 201, "{v}");
     let id = v["service"]["id"].as_str().expect("id").to_string();
 
-    let admin = collect_until(&admin_rx, |l| l.contains(&format!("\"subject\":\"{id}\"")));
+    // The drain and the new service may share one re-plan: wait for both.
+    let admin = collect_until(&admin_rx, |t| {
+        t.contains(&format!("\"subject\":\"{id}\""))
+            && t.contains("\"type\":\"allocation\"")
+            && t.contains("\"type\":\"link-state\"")
+    });
     let text = admin.join("\n");
     assert!(text.contains("event: link-state"), "{text}");
     assert!(
