@@ -744,13 +744,38 @@ impl Core {
         Ok(json!({ "deleted": id }))
     }
 
-    fn link_row(&self, link: &str) -> LinkStateRow {
-        let s = self.links.get(link).copied().unwrap_or_default();
-        LinkStateRow {
+    /// Makes a link's administrative state durable with its audit record, then
+    /// takes it into memory and announces it.
+    fn write_link_state(
+        &mut self,
+        link: &str,
+        state: LinkState,
+        actor: &Principal,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let text = detail.to_string();
+        self.store.set_link_state(
+            &LinkStateRow {
+                link: link.to_string(),
+                drained: state.drained,
+                capacity_bps: state.capacity_bps,
+            },
+            Audit {
+                actor: &actor.name,
+                action,
+                subject: link,
+                detail: &text,
+            },
+        )?;
+        self.links.insert(link.to_string(), state);
+        self.announce(&actor.name, action, link, detail);
+        let _ = self.events.send(Event::LinkState {
             link: link.to_string(),
-            drained: s.drained,
-            capacity_bps: s.capacity_bps,
-        }
+            up: state.up,
+            drained: state.drained,
+        });
+        Ok(())
     }
 
     fn set_drain(
@@ -760,44 +785,22 @@ impl Core {
         actor: &Principal,
     ) -> Result<serde_json::Value, ApiError> {
         actor.require(actor.can_operate(), "drain links")?;
-        let Some(s) = self.links.get_mut(link) else {
+        let Some(&state) = self.links.get(link) else {
             return Err(ApiError::not_found("link", link));
         };
-        if s.drained == drained {
+        if state.drained == drained {
             return Ok(json!({ "link": link, "drained": drained, "changed": false }));
         }
-        s.drained = drained;
-        let up = s.up;
-        let action = if drained {
-            "link.drain"
+        let (action, verb) = if drained {
+            ("link.drain", "drained")
         } else {
-            "link.undrain"
+            ("link.undrain", "undrained")
         };
-        let detail = json!({ "cause": "api" }).to_string();
-        self.store.set_link_state(
-            &self.link_row(link),
-            Audit {
-                actor: &actor.name,
-                action,
-                subject: link,
-                detail: &detail,
-            },
-        )?;
-        self.announce(&actor.name, action, link, json!({ "cause": "api" }));
-        let _ = self.events.send(Event::LinkState {
-            link: link.to_string(),
-            up,
-            drained,
-        });
+        let new = LinkState { drained, ..state };
+        self.write_link_state(link, new, actor, action, json!({ "cause": "api" }))?;
         // Draining moves traffic now (the operator is waiting to work on it);
         // undraining may wait for the damping interval.
-        self.request(
-            format!(
-                "link {link} {}",
-                if drained { "drained" } else { "undrained" }
-            ),
-            drained,
-        );
+        self.request(format!("link {link} {verb}"), drained);
         Ok(json!({ "link": link, "drained": drained, "changed": true }))
     }
 
@@ -814,27 +817,16 @@ impl Core {
                 "must be a rate >= 0 such as \"40G\"",
             ));
         }
-        let old = self.capacity_of(link);
-        let Some(s) = self.links.get_mut(link) else {
+        let Some(&state) = self.links.get(link) else {
             return Err(ApiError::not_found("link", link));
         };
-        s.capacity_bps = Some(bps);
-        let detail = json!({ "cause": "api", "from_bps": old, "to_bps": bps }).to_string();
-        self.store.set_link_state(
-            &self.link_row(link),
-            Audit {
-                actor: &actor.name,
-                action: "link.capacity",
-                subject: link,
-                detail: &detail,
-            },
-        )?;
-        self.announce(
-            &actor.name,
-            "link.capacity",
-            link,
-            json!({ "cause": "api", "to_bps": bps }),
-        );
+        let old = self.capacity_of(link);
+        let new = LinkState {
+            capacity_bps: Some(bps),
+            ..state
+        };
+        let detail = json!({ "cause": "api", "from_bps": old, "to_bps": bps });
+        self.write_link_state(link, new, actor, "link.capacity", detail)?;
         // A cut may overload the link now: act at once; an increase can wait.
         self.request(
             format!("link {link} capacity {old:.0} -> {bps:.0} bit/s"),
