@@ -613,7 +613,7 @@ impl Core {
             .filter(|s| s.id != svc.id)
             .cloned()
             .collect();
-        let eff = plan::effective(&self.base, &self.links);
+        let eff = plan::effective(&self.base, &self.links).map_err(ApiError::internal)?;
         let tenants = self.tenants.clone();
         let number = move |t: &str| tenants.get(t).copied().unwrap_or(0);
         let admission =
@@ -917,7 +917,7 @@ impl Core {
 
     fn reoptimise(&mut self, cause: &str, since: Instant) -> Result<(), ApiError> {
         let started = Instant::now();
-        let eff = plan::effective(&self.base, &self.links);
+        let eff = plan::effective(&self.base, &self.links).map_err(ApiError::internal)?;
         let services: Vec<Service> = self.services.values().cloned().collect();
         let background: Vec<BackgroundDemand> = self
             .background

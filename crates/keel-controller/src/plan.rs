@@ -61,7 +61,10 @@ impl LinkState {
 
 /// The topology as it is now: unusable links removed (site indices unchanged; link
 /// indices differ from the base, links are matched by id).
-pub fn effective(base: &Topology, states: &BTreeMap<String, LinkState>) -> Topology {
+pub fn effective(
+    base: &Topology,
+    states: &BTreeMap<String, LinkState>,
+) -> Result<Topology, keel_model::ModelError> {
     let mut spec = TopologySpec::from_topology(base);
     spec.links.retain(|l| {
         l.id.as_ref()
@@ -77,9 +80,7 @@ pub fn effective(base: &Topology, states: &BTreeMap<String, LinkState>) -> Topol
             l.capacity = Bandwidth::from_bps(c);
         }
     }
-    // Removing links and lowering capacities of a valid topology keeps it valid.
     spec.into_topology()
-        .unwrap_or_else(|_| base.clone().renamed(base.name()))
 }
 
 /// Background traffic (not sold as a service) by base class name.
