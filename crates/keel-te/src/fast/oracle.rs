@@ -147,10 +147,3 @@ fn split_by_chunks<'x>(
     }
     pieces
 }
-
-/// The soft flows alone, one entry per path (scaled units).
-pub(crate) fn flows(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Vec<f64> {
-    let mut x = vec![0.0; c.path_count()];
-    evaluate(c, kind, price, mu, &mut x);
-    x
-}
