@@ -1,13 +1,40 @@
 //! Turning soft flows into an exactly feasible allocation.
 
+use rayon::prelude::*;
+
 use super::compact::Compact;
 
+/// Link loads of path flows `x`: summed per shared segment (fewer entries than
+/// links) in parallel over demand chunks, then spread onto the links.
 pub(crate) fn loads(c: &Compact, x: &[f64]) -> Vec<f64> {
+    let n_segs = c.segments.count();
+    let seg_flow = c
+        .chunks()
+        .into_par_iter()
+        .map(|range| {
+            let mut seg_flow = vec![0.0; n_segs];
+            for p in c.path_start[range.start]..c.path_start[range.end] {
+                let v = x[p];
+                if v > 0.0 {
+                    for &s in c.path_segments(p) {
+                        seg_flow[s as usize] += v;
+                    }
+                }
+            }
+            seg_flow
+        })
+        .reduce(
+            || vec![0.0; n_segs],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
     let mut load = vec![0.0; c.link_count()];
-    for (p, &v) in x.iter().enumerate() {
-        if v > 0.0 {
-            for &l in c.path_links(p) {
-                load[l as usize] += v;
+    for (s, &f) in seg_flow.iter().enumerate() {
+        if f != 0.0 {
+            for &l in c.segments.links_of(s) {
+                load[l as usize] += f;
             }
         }
     }
