@@ -13,8 +13,9 @@ pub(crate) fn loads(c: &Compact, x: &[f64]) -> Vec<f64> {
         .into_par_iter()
         .map(|range| {
             let mut seg_flow = vec![0.0; n_segs];
-            for p in c.path_start[range.start]..c.path_start[range.end] {
-                let v = x[p];
+            let first = c.path_start[range.start];
+            let flows = &x[first..c.path_start[range.end]];
+            for (p, &v) in (first..).zip(flows) {
                 if v > 0.0 {
                     for &s in c.path_segments(p) {
                         seg_flow[s as usize] += v;
