@@ -142,7 +142,9 @@ def prepare_topology(args, name, work):
 
 
 def keel_solve(args, topo, tm, extra, timeout):
-    cmd = [args.keel, "solve", *topo, "--traffic", tm, "--objective", args.objective, *PATH_ARGS, *extra]
+    # reopt_bench.py shares this with its own arguments (max-flow only).
+    objective = getattr(args, "objective", "max-flow")
+    cmd = [args.keel, "solve", *topo, "--traffic", tm, "--objective", objective, *PATH_ARGS, *extra]
     rc, out, err, wall = run(cmd, timeout)
     if rc is None:
         return {"status": "timeout", "wall_s": wall}
