@@ -379,13 +379,13 @@ impl Run<'_> {
         dual: &mut D,
         z0: Vec<f64>,
         mu0: f64,
-        warm: bool,
+        check_first: bool,
         stage: (usize, usize),
     ) {
         let mut mu = mu0;
         let mut xbuf = vec![0.0; c.path_count()];
         let (f0, g0) = dual.eval(&z0, mu, &mut xbuf);
-        if warm {
+        if check_first {
             // Prices from a nearby problem may already certify a primal built
             // from their own soft flows (a new TM, a failed link).
             let gap = dual.phase_end(&z0, &xbuf);
@@ -469,7 +469,10 @@ impl Run<'_> {
             tried: f64::INFINITY,
         };
         let mu = if warm { MU_START * WARM_MU } else { MU_START };
-        self.descend(c, &mut dual, lambda0, mu, warm, stage);
+        // Cold starts check their first primal too: at zero prices the bound is
+        // all demand, so an instance where everything fits (GtsCe gravity ×16)
+        // is certified at once; elsewhere it costs about two evaluations.
+        self.descend(c, &mut dual, lambda0, mu, true, stage);
         StageResult {
             x: dual.best_x,
             bound: dual.best_bound,
