@@ -34,6 +34,7 @@ or any timeout, is data.
   python3 bench/fast_bench.py                     # small default set (a few minutes, 2 cores)
   python3 bench/fast_bench.py --full              # everything (hours)
   python3 bench/fast_bench.py --topologies Kdl --models gravity,uniform --scales 1,64 --seeds 3
+  python3 bench/fast_bench.py --objective mlu     # min-MLU instead (also max-concurrent)
 
 Needs: pip install highspy numpy; cargo build --release --bin keel.
 """
@@ -68,7 +69,8 @@ TOPOLOGIES = {
     "ASN2k": ("teal", "topologies/teal-json/ASN2k.json", None, ("gravity",)),
 }
 DEFAULT_TOPOLOGIES = ("UsCarrier", "Cogentco", "GtsCe")
-PATH_ARGS = ["--objective", "max-flow", "--paths", "4", "--path-kind", "edge-disjoint",
+OBJECTIVES = ("max-flow", "mlu", "max-concurrent")
+PATH_ARGS = ["--paths", "4", "--path-kind", "edge-disjoint",
              "--path-metric", "inv-cap", "--no-class-priority", "--json"]
 CHECK_REL = 1e-6  # tolerance of the cross-checks against HiGHS's optimum
 GRACE_S = 60  # extra wall time before a child is killed (loading, path computation)
@@ -76,6 +78,14 @@ GRACE_S = 60  # extra wall time before a child is killed (loading, path computat
 
 class HarnessError(Exception):
     pass
+
+
+def scaled(objective, value, total):
+    """Max-flow as a fraction of total demand; utilisation and concurrent
+    fraction as they are."""
+    if value is None:
+        return None
+    return value / total if objective == "max-flow" else value
 
 
 def log(msg):
@@ -132,7 +142,9 @@ def prepare_topology(args, name, work):
 
 
 def keel_solve(args, topo, tm, extra, timeout):
-    cmd = [args.keel, "solve", *topo, "--traffic", tm, *PATH_ARGS, *extra]
+    # reopt_bench.py shares this with its own arguments (max-flow only).
+    objective = getattr(args, "objective", "max-flow")
+    cmd = [args.keel, "solve", *topo, "--traffic", tm, "--objective", objective, *PATH_ARGS, *extra]
     rc, out, err, wall = run(cmd, timeout)
     if rc is None:
         return {"status": "timeout", "wall_s": wall}
@@ -199,14 +211,14 @@ def run_instance(args, name, topo, model, scale, seed, work):
                candidates=fast["candidates"])
     rec["fast"] = fast
     log(f"  {tag}: {fast['demands']} demands, {fast['candidates']} paths; fast "
-        f"{fast['value'] / fast['total_demand_bps']:.4f} of demand, gap {fast['gap'] * 100:.2f}% "
+        f"{scaled(args.objective, fast['value'], fast['total_demand_bps']):.4f}, gap {fast['gap'] * 100:.2f}% "
         f"({fast['fast']['stop']}), {fast['runtime_s']['total']:.2f} s")
 
     if fast["candidates"] <= args.exact_max_paths:
         exact = keel_solve(args, topo, tm, ["--solver", "exact"], args.timeout)
         rec["exact"] = exact
         if exact["status"] == "ok":
-            log(f"  {tag}: exact {exact['value'] / exact['total_demand_bps']:.4f}, "
+            log(f"  {tag}: exact {scaled(args.objective, exact['value'], exact['total_demand_bps']):.4f}, "
                 f"{exact['runtime_s']['total']:.2f} s")
         else:
             log(f"  {tag}: exact timed out after {args.timeout} s")
@@ -227,10 +239,13 @@ def run_instance(args, name, topo, model, scale, seed, work):
         for solver in args.anchors:
             res = anchor(args, lp, solver)
             rec[solver] = res
-            if res.get("status") == "Optimal" and res["cols"] != fast["candidates"]:
+            # mlu and max-concurrent add one column (the utilisation or ratio).
+            extra_cols = 0 if args.objective == "max-flow" else 1
+            if res.get("status") == "Optimal" and res["cols"] != fast["candidates"] + extra_cols:
                 rec["errors"].append(f"HiGHS LP has {res['cols']} columns, Keel {fast['candidates']} paths")
             log(f"  {tag}: HiGHS {solver} {res['status']}"
-                + (f" {res['objective'] / fast['total_demand_bps']:.4f}" if res["status"] == "Optimal" else "")
+                + (f" {scaled(args.objective, res['objective'], fast['total_demand_bps']):.4f}"
+                   if res["status"] == "Optimal" else "")
                 + (f", {res['run_s']:.2f} s" if "run_s" in res else f", killed after {res['wall_s']:.0f} s"))
         os.remove(lp)
         if export["candidates"] != fast["candidates"]:
@@ -239,15 +254,16 @@ def run_instance(args, name, topo, model, scale, seed, work):
         rec["errors"].append(f"exact saw {rec['exact']['candidates']} paths, fast {fast['candidates']}")
     if not args.work_dir:
         os.remove(tm)
-    check(rec)
+    check(rec, args.objective)
     for e in rec["errors"]:
         log(f"  {tag}: CHECK FAILED: {e}")
     return rec
 
 
-def check(rec):
-    """Cross-checks against HiGHS IPM's optimum: Keel's values may not exceed it,
-    Keel's certified bounds may not fall below it, exact must match it."""
+def check(rec, objective="max-flow"):
+    """Cross-checks against HiGHS IPM's optimum: Keel's values may not be better
+    than it, Keel's certified bounds may not be worse (for mlu, lower is better),
+    exact must match it."""
     ipm = rec.get("ipm", {})
     rec["optimum"] = ipm["objective"] if ipm.get("status") == "Optimal" else None
     opt = rec["optimum"]
@@ -261,15 +277,16 @@ def check(rec):
         rec["fast_true_gap"] = None
         return
     tol = CHECK_REL * abs(opt)
-    rec["fast_true_gap"] = (opt - fast["value"]) / opt if opt else 0.0
+    sign = -1.0 if objective == "mlu" else 1.0  # +1: larger is better
+    rec["fast_true_gap"] = sign * (opt - fast["value"]) / opt if opt else 0.0
     for k in ("fast", "exact"):
         r = rec.get(k, {})
         if r.get("status") != "ok":
             continue
-        if r["value"] > opt + tol:
-            rec["errors"].append(f"{k} value {r['value']:.9g} exceeds HiGHS optimum {opt:.9g}")
-        if r["gap_kind"] == "certified" and r["bound"] < opt - tol:
-            rec["errors"].append(f"{k} certified bound {r['bound']:.9g} is below HiGHS optimum {opt:.9g}")
+        if sign * (r["value"] - opt) > tol:
+            rec["errors"].append(f"{k} value {r['value']:.9g} is better than HiGHS optimum {opt:.9g}")
+        if r["gap_kind"] == "certified" and sign * (opt - r["bound"]) > tol:
+            rec["errors"].append(f"{k} certified bound {r['bound']:.9g} contradicts HiGHS optimum {opt:.9g}")
     ex = rec.get("exact", {})
     if ex.get("status") == "ok" and abs(ex["value"] - opt) > tol:
         rec["errors"].append(f"exact {ex['value']:.9g} differs from HiGHS {opt:.9g} by more than {CHECK_REL:g}")
@@ -330,7 +347,7 @@ def fmt(v, spec=".4f", none="–"):
     return none if v is None else format(v, spec)
 
 
-def summarize(records):
+def summarize(records, objective="max-flow"):
     groups = {}
     for r in records:
         groups.setdefault((r["topology"], r["model"], r["scale"]), []).append(r)
@@ -343,12 +360,12 @@ def summarize(records):
             continue
 
         def frac(k):
-            return med(r[k]["value"] / r["total_demand_bps"] if r.get(k, {}).get("status") == "ok" else None
-                       for r in rs)
+            return med(scaled(objective, r[k]["value"], r["total_demand_bps"])
+                       if r.get(k, {}).get("status") == "ok" else None for r in rs)
 
         def anchor_frac(k):
-            return med(r[k]["objective"] / r["total_demand_bps"] if r.get(k, {}).get("status") == "Optimal" else None
-                       for r in rs)
+            return med(scaled(objective, r[k]["objective"], r["total_demand_bps"])
+                       if r.get(k, {}).get("status") == "Optimal" else None for r in rs)
 
         def anchor_time(k):
             return med(r[k]["run_s"] if r.get(k, {}).get("status") == "Optimal" else None for r in rs)
@@ -442,67 +459,9 @@ def machine_facts(args):
     }
 
 
-def write_report(args, records, facts, command, pub, elapsed, errors):
-    rows = summarize(records)
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "fast-bench.json"), "w") as f:
-        json.dump({"command": command, "machine": facts, "elapsed_s": elapsed,
-                   "settings": settings(args), "summary": rows, "instances": records,
-                   "harness_errors": errors}, f, indent=1)
-
-    L = ["# Keel fast solver benchmark", "",
-         f"Generated by `{command}` in {elapsed / 60:.1f} min.", "",
-         "Machine and build:", ""] + [f"- {k}: {v}" for k, v in facts.items() if v] + ["",
-         "## Setup", "",
-         "- Instances: NCFlow-style TMs from `keel gen-tm` (NCFlow's per-topology parameters from "
-         "`params/ncflow_tm_generation_params.json` for NCFlow's topologies; Keel's defaults for ASN2k), "
-         "seeds 1..N. GraphML topologies in NCFlow's view: directed, parallel arcs collapsed, every arc "
-         "1000 Mbit/s (TM numbers in the same unit). ASN2k: Teal's capacities.",
-         "- Paths and objective: 4 edge-disjoint inv-cap candidate paths per demand (NCFlow's), "
-         "max-flow, one class (`--no-class-priority`). All solvers see the same paths: the exported LP's "
-         "column count is checked against Keel's candidate count.",
-         f"- Keel fast: `--solver fast --gap {args.gap} --time-limit {args.timeout:g}`. Keel exact "
-         f"(interior point): only up to {args.exact_max_paths} candidate paths. Times are Keel's own "
-         "phases (paths / LP build / solve), without reading files.",
-         f"- HiGHS {facts.get('highspy', '')} on the LP rebuilt from `keel solve --export-lp` "
-         "(bench/lp_anchor.py), threads=2: IPM without crossover, PDLP with "
-         + (f"optimality tolerance {args.pdlp_tol:g}" if args.pdlp_tol is not None else "default tolerances")
-         + ". HiGHS time is `Highs.run()` wall time (reading and building the LP excluded).",
-         f"- Wall-clock timeout {args.timeout:g} s per run. Figures are medians over seeds; "
-         "\"of demand\" = objective / total demand.",
-         "- Certified gap = (bound - value) / bound with Keel's weak-duality bound; true gap = "
-         "(HiGHS IPM optimum - Keel fast value) / optimum. Speedup = HiGHS IPM solve time / Keel fast total; "
-         "\"≥\" where HiGHS ran out of time on some seed (its time so far counts).",
-         "", "## Keel fast vs Keel exact vs HiGHS (this machine)", "",
-         "| topology | model | scale | seeds | demands | paths | fast of demand | certified gap med / max "
-         "| gap reached | true gap | fast paths / build / solve s | fast total s | exact of demand "
-         "| exact total s | HiGHS IPM of demand | IPM s | HiGHS PDLP of demand | PDLP s | speedup vs IPM |",
-         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        def t(v, status):
-            return fmt(v, ".2f") if v is not None else (status or "–")
-        if "fast_frac" not in r:
-            L.append(f"| {r['topology']} | {r['model']} | {r['scale']:g} | {r['seeds']} | – | – "
-                     f"| fast killed after {2 * args.timeout + GRACE_S:g} s on every seed |" + " |" * 12)
-            continue
-        L.append(
-            f"| {r['topology']} | {r['model']} | {r['scale']:g} | {r['seeds']} | {r['demands']:.0f} "
-            f"| {r['candidates']:.0f} | {fmt(r['fast_frac'])} "
-            f"| {r['fast_gap'] * 100:.2f}% / {r['fast_gap_max'] * 100:.2f}% | {r['fast_reached']}/{r['seeds']} "
-            f"| {pct(r['fast_true_gap'], 3)} "
-            f"| {r['fast_paths_s']:.2f} / {r['fast_build_s']:.2f} / {r['fast_solve_s']:.2f} "
-            f"| {r['fast_total_s']:.2f} | {fmt(r['exact_frac'])} | {t(r['exact_total_s'], r['exact_status'])} "
-            f"| {fmt(r['ipm_frac'])} | {t(r['ipm_s'], r['ipm_status'])} "
-            f"| {fmt(r['pdlp_frac'])} | {t(r['pdlp_s'], r['pdlp_status'])} "
-            f"| {'≥ ' if r['speedup_is_lower_bound'] else ''}{fmt(r['speedup'], '.1f')}"
-            f"{'x' if r['speedup'] is not None else ''} |")
-    exact_rows = [r for r in rows if r.get("exact_total_s") is not None]
-    if exact_rows:
-        L += ["", "Keel exact phase split (median s): "
-              + "; ".join(f"{r['topology']} {r['model']} x{r['scale']:g}: build {r['exact_build_s']:.2f}, "
-                          f"solve {r['exact_solve_s']:.2f}" for r in exact_rows) + "."]
-
-    L += ["", "## Published NCFlow / POP figures beside Keel's", "",
+def published_section(rows, pub):
+    """Published NCFlow/POP max-flow figures beside Keel's (max-flow only)."""
+    L = ["", "## Published NCFlow / POP figures beside Keel's", "",
           "**Published, different machine, TMs statistically comparable only**: NCFlow's own TMs are not "
           "public; the rows below are medians over the TMs in NCFlow/POP's result CSVs (`total-flow/`) for "
           "the same topology, model and scale: path-form = optimal path LP with Gurobi, NCFlow (flow and "
@@ -529,6 +488,79 @@ def write_report(args, records, facts, command, pub, elapsed, errors):
         counts = "/".join(str(p.get(a, (0, 0, 0))[2]) for a in ("path-form", "NCFlow", "POP"))
         L.append(f"| {r['topology']} | {r['model']} | {r['scale']:g} | {fmt(r['fast_frac'])} "
                  f"| {r['fast_total_s']:.2f} | " + " | ".join(cells) + f" | {counts} |")
+    return L
+
+
+def report_name(args):
+    return "fast-bench" if args.objective == "max-flow" else f"fast-bench-{args.objective}"
+
+
+def write_report(args, records, facts, command, pub, elapsed, errors):
+    rows = summarize(records, args.objective)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, f"{report_name(args)}.json"), "w") as f:
+        json.dump({"command": command, "machine": facts, "elapsed_s": elapsed,
+                   "settings": settings(args), "summary": rows, "instances": records,
+                   "harness_errors": errors}, f, indent=1)
+
+    flow = args.objective == "max-flow"
+    what = "of demand" if flow else "value"
+    L = ["# Keel fast solver benchmark" + ("" if flow else f": {args.objective}"), "",
+         f"Generated by `{command}` in {elapsed / 60:.1f} min.", "",
+         "Machine and build:", ""] + [f"- {k}: {v}" for k, v in facts.items() if v] + ["",
+         "## Setup", "",
+         "- Instances: NCFlow-style TMs from `keel gen-tm` (NCFlow's per-topology parameters from "
+         "`params/ncflow_tm_generation_params.json` for NCFlow's topologies; Keel's defaults for ASN2k), "
+         "seeds 1..N. GraphML topologies in NCFlow's view: directed, parallel arcs collapsed, every arc "
+         "1000 Mbit/s (TM numbers in the same unit). ASN2k: Teal's capacities.",
+         "- Paths and objective: 4 edge-disjoint inv-cap candidate paths per demand (NCFlow's), "
+         f"{args.objective}, one class (`--no-class-priority`). All solvers see the same paths: the exported LP's "
+         "column count is checked against Keel's candidate count.",
+         f"- Keel fast: `--solver fast --gap {args.gap} --time-limit {args.timeout:g}`. Keel exact "
+         f"(interior point): only up to {args.exact_max_paths} candidate paths. Times are Keel's own "
+         "phases (paths / LP build / solve), without reading files.",
+         f"- HiGHS {facts.get('highspy', '')} on the LP rebuilt from `keel solve --export-lp` "
+         "(bench/lp_anchor.py), threads=2: IPM without crossover, PDLP with "
+         + (f"optimality tolerance {args.pdlp_tol:g}" if args.pdlp_tol is not None else "default tolerances")
+         + ". HiGHS time is `Highs.run()` wall time (reading and building the LP excluded).",
+         f"- Wall-clock timeout {args.timeout:g} s per run. Figures are medians over seeds; "
+         + ("\"of demand\" = objective / total demand." if flow else
+            "value = the objective itself (mlu: maximum utilisation; max-concurrent: the fraction of every "
+            "demand carried)."),
+         "- Certified gap = |bound - value| / bound with Keel's weak-duality bound; true gap = "
+         "|HiGHS IPM optimum - Keel fast value| / optimum. Speedup = HiGHS IPM solve time / Keel fast total; "
+         "\"≥\" where HiGHS ran out of time on some seed (its time so far counts).",
+         "", "## Keel fast vs Keel exact vs HiGHS (this machine)", "",
+         f"| topology | model | scale | seeds | demands | paths | fast {what} | certified gap med / max "
+         f"| gap reached | true gap | fast paths / build / solve s | fast total s | exact {what} "
+         f"| exact total s | HiGHS IPM {what} | IPM s | HiGHS PDLP {what} | PDLP s | speedup vs IPM |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        def t(v, status):
+            return fmt(v, ".2f") if v is not None else (status or "–")
+        if "fast_frac" not in r:
+            L.append(f"| {r['topology']} | {r['model']} | {r['scale']:g} | {r['seeds']} | – | – "
+                     f"| fast killed after {2 * args.timeout + GRACE_S:g} s on every seed |" + " |" * 12)
+            continue
+        L.append(
+            f"| {r['topology']} | {r['model']} | {r['scale']:g} | {r['seeds']} | {r['demands']:.0f} "
+            f"| {r['candidates']:.0f} | {fmt(r['fast_frac'])} "
+            f"| {r['fast_gap'] * 100:.2f}% / {r['fast_gap_max'] * 100:.2f}% | {r['fast_reached']}/{r['seeds']} "
+            f"| {pct(r['fast_true_gap'], 3)} "
+            f"| {r['fast_paths_s']:.2f} / {r['fast_build_s']:.2f} / {r['fast_solve_s']:.2f} "
+            f"| {r['fast_total_s']:.2f} | {fmt(r['exact_frac'])} | {t(r['exact_total_s'], r['exact_status'])} "
+            f"| {fmt(r['ipm_frac'])} | {t(r['ipm_s'], r['ipm_status'])} "
+            f"| {fmt(r['pdlp_frac'])} | {t(r['pdlp_s'], r['pdlp_status'])} "
+            f"| {'≥ ' if r['speedup_is_lower_bound'] else ''}{fmt(r['speedup'], '.1f')}"
+            f"{'x' if r['speedup'] is not None else ''} |")
+    exact_rows = [r for r in rows if r.get("exact_total_s") is not None]
+    if exact_rows:
+        L += ["", "Keel exact phase split (median s): "
+              + "; ".join(f"{r['topology']} {r['model']} x{r['scale']:g}: build {r['exact_build_s']:.2f}, "
+                          f"solve {r['exact_solve_s']:.2f}" for r in exact_rows) + "."]
+
+    if flow:
+        L += published_section(rows, pub)
 
     notes = []
     for rec in records:
@@ -540,7 +572,9 @@ def write_report(args, records, facts, command, pub, elapsed, errors):
             notes.append(f"- {tag}: fast stopped on {rec['fast']['fast']['stop']} at certified gap "
                          f"{rec['fast']['gap'] * 100:.2f}% (target {args.gap * 100:g}%).")
         for k in ("exact", "ipm", "pdlp"):
-            st = rec.get(k, {}).get("status", "")
+            if k not in rec:
+                continue
+            st = rec[k].get("status", "")
             if st not in ("ok", "Optimal") and not st.startswith("skipped"):
                 notes.append(f"- {tag}: {k} {st}.")
         for e in rec["errors"]:
@@ -549,7 +583,7 @@ def write_report(args, records, facts, command, pub, elapsed, errors):
         notes.append(f"- harness error: {e}")
     L += ["", "## Notes", ""] + (notes or ["- Every fast solve reached the gap target; every run finished; "
                                           "all cross-checks against HiGHS passed."])
-    with open(os.path.join(args.out_dir, "fast-bench.md"), "w") as f:
+    with open(os.path.join(args.out_dir, f"{report_name(args)}.md"), "w") as f:
         f.write("\n".join(L) + "\n")
 
 
@@ -580,6 +614,8 @@ def main():
     ap.add_argument("--seeds", type=int, help="seeds 1..N per (topology, model, scale); default 2, --full 5")
     ap.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds per run (default 300)")
     ap.add_argument("--gap", type=float, default=0.01, help="fast solver's target certified gap")
+    ap.add_argument("--objective", choices=OBJECTIVES, default="max-flow",
+                    help="objective (default max-flow); others write fast-bench-OBJECTIVE.md/.json")
     ap.add_argument("--exact-max-paths", type=int, default=150_000)
     ap.add_argument("--anchor-max-paths", type=int, default=4_000_000,
                     help="skip HiGHS above this many candidate paths (the JSON export gets too big)")
@@ -645,7 +681,7 @@ def main():
                       "the results mix two builds; run again")
     write_report(args, records, facts, command, pub, elapsed, errors)
     failed = [e for r in records for e in r["errors"]]
-    log(f"wrote {os.path.join(args.out_dir, 'fast-bench.md')} and fast-bench.json: {len(records)} instances "
+    log(f"wrote {os.path.join(args.out_dir, report_name(args) + '.md')} and .json: {len(records)} instances "
         f"in {elapsed / 60:.1f} min; {len(errors)} harness errors, {len(failed)} failed checks")
     sys.exit(1 if errors or failed else 0)
 

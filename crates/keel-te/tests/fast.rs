@@ -187,3 +187,42 @@ fn warm_start_from_its_own_prices_converges_at_least_as_fast() {
     );
     assert!(verify(&topo, &tm, Some(&paths), &warm.solution.allocation, TIGHT).is_ok());
 }
+
+#[test]
+fn routing_warm_start_is_verified_and_within_its_gap() {
+    for objective in [Objective::MinMlu, Objective::MaxConcurrent] {
+        let mut r = rng(13);
+        let topo = random_topology(&mut r, 9, 8);
+        let tm = random_traffic(&mut r, &topo, 40, 1);
+        let paths = compute_paths(&topo, &tm, &PathOptions::default());
+        let problem = Problem {
+            topology: &topo,
+            traffic: &tm,
+            paths: &paths,
+        };
+        let opts = FastOptions {
+            objective,
+            class_priority: false,
+            gap: 1e-3,
+            time_limit: None,
+        };
+        let cold = solve_fast(&problem, &opts, None, Hooks::default()).expect("cold");
+        let warm = solve_fast(&problem, &opts, Some(&cold.warm), Hooks::default()).expect("warm");
+        let sol = &warm.solution;
+        let verified = match objective {
+            Objective::MinMlu => {
+                verify_routing(&topo, &tm, Some(&paths), &sol.allocation, sol.value, TIGHT)
+            }
+            _ => verify(&topo, &tm, Some(&paths), &sol.allocation, TIGHT),
+        };
+        assert!(verified.is_ok(), "{objective:?}: {:?}", verified.err());
+        assert_eq!(warm.stop, StopReason::GapReached, "{objective:?}");
+        assert!(sol.gap <= 1e-3 + 1e-12, "{objective:?}: gap {}", sol.gap);
+        let (lo, hi) = if objective.maximises() {
+            (sol.value, sol.bound)
+        } else {
+            (sol.bound, sol.value)
+        };
+        assert!(lo <= hi * (1.0 + 1e-9), "{objective:?}: {lo} > {hi}");
+    }
+}

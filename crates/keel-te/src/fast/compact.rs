@@ -9,7 +9,6 @@ use crate::Problem;
 /// enters from one neighbour and leaves to the other, so paths split at the other
 /// sites into runs that recur across demands. Pricing a run once per iteration and
 /// paths by runs cuts the work per iteration by the mean run length.
-#[derive(Default)]
 pub(crate) struct Segments {
     /// Segment s covers `links[start[s]..start[s + 1]]`.
     pub start: Vec<usize>,
@@ -19,7 +18,21 @@ pub(crate) struct Segments {
 }
 
 impl Segments {
+    /// Segments 0..links are the single links themselves, so that most runs
+    /// (at sites with more than two neighbours every run is one link) need no
+    /// hashing.
+    fn with_links(links: usize) -> Segments {
+        Segments {
+            start: (0..=links).collect(),
+            links: (0..links as u32).collect(),
+            index: FxHashMap::default(),
+        }
+    }
+
     fn intern(&mut self, run: &[u32]) -> u32 {
+        if let [single] = run {
+            return *single;
+        }
         if let Some(&s) = self.index.get(run) {
             return s;
         }
@@ -84,7 +97,7 @@ impl Compact {
             links: Vec::new(),
             seg_run_start: vec![0],
             path_segs: Vec::new(),
-            segments: Segments::default(),
+            segments: Segments::with_links(capacity.len()),
             cap: capacity.iter().map(|v| v.max(0.0) / scale).collect(),
             scale,
         };

@@ -18,6 +18,8 @@ pub(crate) struct Lbfgs {
     pub g: Vec<f64>,
     s: VecDeque<Vec<f64>>,
     y: VecDeque<Vec<f64>>,
+    /// Length of the first (model-free) step, as a move of the largest coordinate.
+    first_move: f64,
 }
 
 impl Lbfgs {
@@ -28,7 +30,15 @@ impl Lbfgs {
             g,
             s: VecDeque::new(),
             y: VecDeque::new(),
+            first_move: 1e-2,
         }
+    }
+
+    /// Sets how far the largest coordinate moves on a step without curvature
+    /// information (the default, 1e-2, suits prices of order 1).
+    pub fn with_first_move(mut self, first_move: f64) -> Lbfgs {
+        self.first_move = first_move;
+        self
     }
 
     /// The objective changed (new smoothing): keep the point, drop the model.
@@ -76,10 +86,13 @@ impl Lbfgs {
                 }
             }
             _ => {
-                // No curvature yet: a step that moves the largest coordinate by
-                // about 1e-3 of the unit price.
+                // No curvature yet: move the largest coordinate by `first_move`.
                 let g_max = q.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-                if g_max > 0.0 { 1e-2 / g_max } else { 1.0 }
+                if g_max > 0.0 {
+                    self.first_move / g_max
+                } else {
+                    1.0
+                }
             }
         };
         q.iter_mut().for_each(|v| *v *= gamma);
@@ -144,7 +157,12 @@ impl Lbfgs {
         let s: Vec<f64> = trial.iter().zip(&self.z).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = g.iter().zip(&self.g).map(|(a, b)| a - b).collect();
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
-        if sy > 1e-16 {
+        let ss: f64 = s.iter().map(|a| a * a).sum();
+        let yy: f64 = y.iter().map(|a| a * a).sum();
+        // Relative curvature test: the variables' scale is the caller's choice
+        // (routing prices are of order 1/Σc), so an absolute threshold would
+        // throw away every pair there.
+        if sy > 1e-10 * (ss * yy).sqrt() {
             self.s.push_back(s);
             self.y.push_back(y);
             if self.s.len() > MEMORY {

@@ -29,6 +29,14 @@ pub(crate) struct Eval {
     pub load: Vec<f64>,
 }
 
+/// e^a for a ≤ 0, with weights below e^-40 (4e-18 of the largest, which is 1)
+/// taken as 0: at small μ most paths are that far from their demand's
+/// cheapest, and skipping `exp` for them is a large part of an evaluation.
+#[inline]
+fn soft_exp(a: f64) -> f64 {
+    if a < -40.0 { 0.0 } else { a.exp() }
+}
+
 /// Soft flows of one demand over its path prices, written to `out`; returns the
 /// demand's (smooth, exact) dual terms.
 fn demand_terms(kind: Kind, rate: f64, prices: &[f64], mu: f64, out: &mut [f64]) -> (f64, f64) {
@@ -39,7 +47,7 @@ fn demand_terms(kind: Kind, rate: f64, prices: &[f64], mu: f64, out: &mut [f64])
             let top = ((1.0 - min_price) / mu).max(0.0);
             let mut sum = (-top).exp();
             for (o, &pi) in out.iter_mut().zip(prices) {
-                *o = ((1.0 - pi) / mu - top).exp();
+                *o = soft_exp((1.0 - pi) / mu - top);
                 sum += *o;
             }
             for o in out.iter_mut() {
@@ -53,7 +61,7 @@ fn demand_terms(kind: Kind, rate: f64, prices: &[f64], mu: f64, out: &mut [f64])
         Kind::Routing => {
             let mut sum = 0.0;
             for (o, &pi) in out.iter_mut().zip(prices) {
-                *o = (-(pi - min_price) / mu).exp();
+                *o = soft_exp(-(pi - min_price) / mu);
                 sum += *o;
             }
             for o in out.iter_mut() {
@@ -146,11 +154,4 @@ fn split_by_chunks<'x>(
         rest = tail;
     }
     pieces
-}
-
-/// The soft flows alone, one entry per path (scaled units).
-pub(crate) fn flows(c: &Compact, kind: Kind, price: &[f64], mu: f64) -> Vec<f64> {
-    let mut x = vec![0.0; c.path_count()];
-    evaluate(c, kind, price, mu, &mut x);
-    x
 }
