@@ -47,6 +47,9 @@ pub struct BacktestConfig {
     pub origin_step: usize,
     /// Samples between re-estimations of parameters and interval quantiles.
     pub refit_every: usize,
+    /// Holt–Winters smooths its initial seasonal profile over ±this many
+    /// samples (see [`HoltWinters::fit_smoothed`]); 0 for none.
+    pub seasonal_smoothing: usize,
     /// MAPE counts only actual values at or above this (same unit as the series):
     /// percentage errors on near-zero traffic are noise, not skill.
     pub noise_floor: f64,
@@ -281,7 +284,7 @@ fn one_series(
         let (hw, seen, sn, nv) = match (&mut models, refit) {
             (Some(models), false) => models,
             (slot, _) => slot.insert((
-                HoltWinters::fit(&y[..o], m, h)?,
+                HoltWinters::fit_smoothed(&y[..o], m, h, cfg.seasonal_smoothing)?,
                 o,
                 SeasonalNaive::fit(&y[..o], m, h)?,
                 Naive::fit(&y[..o], h)?,
@@ -320,6 +323,7 @@ mod tests {
             min_train: 3 * m,
             origin_step: 2,
             refit_every: m,
+            seasonal_smoothing: 0,
             noise_floor: 1.0,
         }
     }

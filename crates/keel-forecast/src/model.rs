@@ -105,13 +105,24 @@ struct State {
 
 impl State {
     /// Classic initialisation from the first two seasons: level and trend from
-    /// their means, seasonal indices averaged over both (less noisy than one).
-    fn init(y: &[f64], m: usize) -> State {
+    /// their means, seasonal indices averaged over both (less noisy than one),
+    /// then a circular moving average of ±`smooth` samples over the profile.
+    fn init(y: &[f64], m: usize, smooth: usize) -> State {
         let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
         let (l1, l2) = (mean(&y[..m]), mean(&y[m..2 * m]));
         let trend = (l2 - l1) / m as f64;
-        let season = (0..m)
+        let raw: Vec<f64> = (0..m)
             .map(|i| ((y[i] - l1) + (y[m + i] - l2)) / 2.0)
+            .collect();
+        // Two days of 5-minute samples give a very noisy daily profile; adding
+        // that noise to every forecast is what makes unsmoothed Holt-Winters lose
+        // to persistence an hour ahead (bench/results/forecast-backtest.md).
+        let half = smooth.min((m - 1) / 2);
+        let season = (0..m)
+            .map(|i| {
+                let window = (0..=2 * half).map(|k| raw[(i + m + k - half) % m]);
+                window.sum::<f64>() / (2 * half + 1) as f64
+            })
             .collect();
         // l1 is the level at the middle of the first season; move it to its end.
         State {
@@ -142,8 +153,8 @@ impl State {
 
 /// One-step-ahead sum of squared errors over y[2m..] after initialising on the
 /// first two seasons (the second season is also filtered, as a warm-up).
-fn sse(y: &[f64], m: usize, p: &HwParams) -> f64 {
-    let mut s = State::init(y, m);
+fn sse(y: &[f64], m: usize, smooth: usize, p: &HwParams) -> f64 {
+    let mut s = State::init(y, m, smooth);
     let mut total = 0.0;
     for (t, &v) in y.iter().enumerate().skip(m) {
         if t >= 2 * m {
@@ -259,6 +270,18 @@ impl HoltWinters {
     /// makes both much better) and readies forecasts of up to `horizon` steps
     /// after its end.
     pub fn fit(history: &[f64], season: usize, horizon: usize) -> Result<Self, ForecastError> {
+        Self::fit_smoothed(history, season, horizon, 0)
+    }
+
+    /// As [`fit`](Self::fit), with the initial seasonal profile smoothed by a
+    /// circular moving average of ±`smooth` samples (0: none). Worth it when a
+    /// season holds many noisy samples (a day of 5-minute traffic).
+    pub fn fit_smoothed(
+        history: &[f64],
+        season: usize,
+        horizon: usize,
+        smooth: usize,
+    ) -> Result<Self, ForecastError> {
         check(history, season, horizon, 2)?;
         if history.len() < 2 * season + horizon + 1 {
             return Err(ForecastError::TooShort {
@@ -273,22 +296,29 @@ impl HoltWinters {
             for b in [0.001, 0.02, 0.1] {
                 for g in [0.05, 0.2, 0.5] {
                     let u = [logit(a), logit(b), logit(g)];
-                    let v = sse(history, m, &params_of(&u));
+                    let v = sse(history, m, smooth, &params_of(&u));
                     if v < best.0 {
                         best = (v, u);
                     }
                 }
             }
         }
-        let u = nelder_mead(|u| sse(history, m, &params_of(u)), best.1, 0.7, 120);
+        let u = nelder_mead(|u| sse(history, m, smooth, &params_of(u)), best.1, 0.7, 120);
         let params = params_of(&u);
-        Ok(Self::with_params(history, season, horizon, params))
+        Ok(Self::with_params(history, season, horizon, smooth, params))
     }
 
-    /// Holt–Winters with given parameters (no fitting); history as in [`fit`](Self::fit).
-    pub fn with_params(history: &[f64], season: usize, horizon: usize, params: HwParams) -> Self {
+    /// Holt–Winters with given parameters (no fitting); history as in
+    /// [`fit_smoothed`](Self::fit_smoothed), which must have accepted it.
+    pub fn with_params(
+        history: &[f64],
+        season: usize,
+        horizon: usize,
+        smooth: usize,
+        params: HwParams,
+    ) -> Self {
         let m = season;
-        let mut state = State::init(history, m);
+        let mut state = State::init(history, m, smooth);
         let mut errors = vec![Vec::new(); horizon];
         for (t, &v) in history.iter().enumerate().skip(m) {
             // Errors from the third season on, once the state has settled.
@@ -559,6 +589,27 @@ mod tests {
             (0.74..=0.86).contains(&s80),
             "seasonal-naive 80% covers {s80}"
         );
+    }
+
+    #[test]
+    fn smoothing_the_profile_helps_on_noisy_samples() {
+        let m = 96;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let noise = Normal::new(0.0, 15.0).expect("normal");
+        let clean = daily(4 * m, m);
+        let y: Vec<f64> = clean.iter().map(|v| v + noise.sample(&mut rng)).collect();
+        let err = |smooth: usize| {
+            let hw = HoltWinters::fit_smoothed(&y[..3 * m], m, 4, smooth).expect("fits");
+            let mut hw = hw;
+            let mut total = 0.0;
+            for t in 3 * m..4 * m - 4 {
+                total += (hw.forecast(4).point[3] - clean[t + 3]).abs();
+                hw.observe(y[t]);
+            }
+            total
+        };
+        let (raw, smoothed) = (err(0), err(4));
+        assert!(smoothed < raw, "smoothed {smoothed} vs raw {raw}");
     }
 
     #[test]

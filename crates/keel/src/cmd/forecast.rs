@@ -71,7 +71,8 @@ pub struct DataArgs {
 ///   holt-winters     additive triple exponential smoothing, daily season (weekly
 ///                    when three weeks of history exist), parameters fitted by
 ///                    minimising one-step squared error (grid + Nelder-Mead),
-///                    re-fitted every --refit-every
+///                    re-fitted every --refit-every, initial daily profile
+///                    smoothed over ±--seasonal-smoothing
 ///   seasonal-naive   the value one day earlier
 ///   naive            the last value (persistence)
 /// Prediction intervals (80%, 95%) come from each method's own h-step errors on
@@ -101,6 +102,10 @@ pub struct BacktestArgs {
     /// Re-estimate parameters and interval quantiles this often.
     #[arg(long, default_value = "1d")]
     pub refit_every: humantime::Duration,
+    /// Holt-Winters smooths its initial daily profile over this much time either
+    /// side (a moving average; 0s for none): a day of 5-minute samples is noisy.
+    #[arg(long, default_value = "1h")]
+    pub seasonal_smoothing: humantime::Duration,
     /// MAPE counts only actual values at or above this rate (e.g. 1M).
     #[arg(long, default_value = "1M")]
     pub noise_floor: Bandwidth,
@@ -264,6 +269,11 @@ fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
         None => horizon,
     };
     let refit_every = steps(args.refit_every, step, "--refit-every")?;
+    let seasonal_smoothing = if args.seasonal_smoothing.as_secs() == 0 {
+        0
+    } else {
+        steps(args.seasonal_smoothing, step, "--seasonal-smoothing")?
+    };
     let n = ds.tms.len();
     let min_train = match args.min_train {
         Some(d) => steps(d, step, "--min-train")?,
@@ -284,6 +294,7 @@ fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
         min_train,
         origin_step,
         refit_every,
+        seasonal_smoothing,
         noise_floor: args.noise_floor.bps() / 1e6,
     };
     let sites = ds.topology.sites();
@@ -331,7 +342,7 @@ fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
     println!("data       {}", span(&ds));
     println!("routing    each demand on its single shortest path (hop count); link loads derived");
     println!(
-        "backtest   horizon {} ({horizon} samples), season {} samples ({}), first origin after {} samples, origins every {origin_step} samples, refit every {refit_every}",
+        "backtest   horizon {} ({horizon} samples), season {} samples ({}), first origin after {} samples, origins every {origin_step} samples, refit every {refit_every}, profile smoothed ±{seasonal_smoothing}",
         args.horizon,
         season,
         if season == per_day { "a day" } else { "a week" },
