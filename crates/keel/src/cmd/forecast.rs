@@ -1,6 +1,7 @@
 //! `keel forecast`: forecast backtests and traffic-matrix estimation on measured
 //! traffic-matrix series (SNDlib's Abilene and GEANT data).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -259,6 +260,7 @@ struct Part<'a> {
 }
 
 fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
+    let mut o = String::new();
     let started = Instant::now();
     let ds = load(&args.data)?;
     let step = ds.tms.step_minutes;
@@ -329,39 +331,47 @@ fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
             "parts": parts.iter().map(|(kind, names, report)| Part { kind, names: names.clone(), report }).collect::<Vec<_>>(),
             "seconds": elapsed.as_secs_f64(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        writeln!(o, "{}", serde_json::to_string_pretty(&out)?)?;
+        return emit(&o);
     }
-    println!(
+    writeln!(
+        o,
         "network    {} — {} sites, {} links ({})",
         ds.topology.name(),
         sites.len(),
         ds.topology.link_count(),
         ds.source
-    );
-    println!("data       {}", span(&ds));
-    println!("routing    each demand on its single shortest path (hop count); link loads derived");
-    println!(
+    )?;
+    writeln!(o, "data       {}", span(&ds))?;
+    writeln!(
+        o,
+        "routing    each demand on its single shortest path (hop count); link loads derived"
+    )?;
+    writeln!(
+        o,
         "backtest   horizon {} ({horizon} samples), season {} samples ({}), first origin after {} samples, origins every {origin_step} samples, refit every {refit_every}, profile smoothed ±{seasonal_smoothing}",
         args.horizon,
         season,
         if season == per_day { "a day" } else { "a week" },
         min_train,
-    );
-    println!(
+    )?;
+    writeln!(
+        o,
         "MAPE       on points >= {} Mbit/s; series with half their points below have none",
         cfg.noise_floor
-    );
+    )?;
     for (kind, _, r) in &parts {
-        println!();
-        println!("{kind}: {} series, {} origins", r.series, r.origins);
-        println!(
+        writeln!(o)?;
+        writeln!(o, "{kind}: {} series, {} origins", r.series, r.origins)?;
+        writeln!(
+            o,
             "  {:<15} {:>11} {:>11} {:>12} {:>7} {:>8} {:>8}",
             "method", "median MAPE", "pooled MAPE", "median sMAPE", "WAPE", "cover80", "cover95"
-        );
+        )?;
         for s in &r.summary {
             let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}%"));
-            println!(
+            writeln!(
+                o,
                 "  {:<15} {:>11} {:>11} {:>12} {:>7} {:>8} {:>8}",
                 s.method.name(),
                 pct(s.median_mape),
@@ -370,17 +380,27 @@ fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
                 format!("{:.2}%", s.pooled_wape),
                 format!("{:.1}%", 100.0 * s.coverage80),
                 format!("{:.1}%", 100.0 * s.coverage95),
-            );
+            )?;
         }
         let with_mape = r.method(Method::HoltWinters).map_or(0, |s| s.mape_series);
-        println!(
+        writeln!(
+            o,
             "  holt-winters has the lower MAPE on {} of {with_mape} series against seasonal-naive, {} against naive",
             r.hw_beats_seasonal_naive, r.hw_beats_naive
-        );
+        )?;
     }
-    println!();
-    println!("runtime    {:.1} s", elapsed.as_secs_f64());
-    Ok(())
+    writeln!(o)?;
+    writeln!(o, "runtime    {:.1} s", elapsed.as_secs_f64())?;
+    emit(&o)
+}
+
+/// Prints the report; a reader that has gone (`| head`) ends it quietly.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -401,6 +421,7 @@ fn tm_estimate(args: TmArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let mut o = String::new();
     let started = Instant::now();
     let ds = load(&args.data)?;
     let opts = TomoOptions {
@@ -440,45 +461,50 @@ fn tm_estimate(args: TmArgs) -> anyhow::Result<()> {
             })).collect::<Vec<_>>(),
             "seconds": elapsed.as_secs_f64(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        writeln!(o, "{}", serde_json::to_string_pretty(&out)?)?;
+        return emit(&o);
     }
-    println!(
+    writeln!(
+        o,
         "network    {} — {} sites, {} links, {} demands ({})",
         ds.topology.name(),
         ds.topology.site_count(),
         ds.topology.link_count(),
         ds.tms.pairs.len(),
         ds.source
-    );
-    println!("data       {}", span(&ds));
-    println!(
+    )?;
+    writeln!(o, "data       {}", span(&ds))?;
+    writeln!(
+        o,
         "counters   {} link loads (single shortest path, hop count) + {} ingress + {} egress totals per step",
         ds.topology.link_count(),
         ds.topology.site_count(),
         ds.topology.site_count()
-    );
-    println!();
-    println!("relative L2 error over {} steps", errors.len());
-    println!(
+    )?;
+    writeln!(o)?;
+    writeln!(o, "relative L2 error over {} steps", errors.len())?;
+    writeln!(
+        o,
         "  {:<12} {:>8} {:>8} {:>8} {:>8}",
         "estimate", "median", "p10", "p90", "mean"
-    );
+    )?;
     for (name, s) in [("gravity", g), ("tomogravity", t)] {
-        println!(
+        writeln!(
+            o,
             "  {:<12} {:>7.1}% {:>7.1}% {:>7.1}% {:>7.1}%",
             name,
             100.0 * s.0,
             100.0 * s.1,
             100.0 * s.2,
             100.0 * s.3
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        o,
         "  tomogravity is closer than gravity at {better} of {} steps",
         errors.len()
-    );
-    println!();
-    println!("runtime    {:.1} s", elapsed.as_secs_f64());
-    Ok(())
+    )?;
+    writeln!(o)?;
+    writeln!(o, "runtime    {:.1} s", elapsed.as_secs_f64())?;
+    emit(&o)
 }
