@@ -31,6 +31,9 @@ enum Command {
     #[command(subcommand)]
     Convert(cmd::convert::Command),
     Serve(cmd::serve::Args),
+    /// Forecast backtests and traffic-matrix estimation on measured traffic.
+    #[command(subcommand)]
+    Forecast(cmd::forecast::Command),
     /// Show a running controller's state.
     Status {
         #[command(flatten)]
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::GenTm(args) => cmd::gentm::run(args),
         Command::Convert(c) => cmd::convert::run(c),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Forecast(c) => cmd::forecast::run(c),
         Command::Status { conn } => cmd::client::status(conn),
         Command::Svc { conn, cmd } => cmd::client::svc(conn, cmd),
         Command::Link { conn, cmd } => cmd::client::link(conn, cmd),

@@ -1,5 +1,6 @@
 pub mod client;
 pub mod convert;
+pub mod forecast;
 pub mod gentm;
 pub mod serve;
 pub mod solve;
