@@ -1,20 +1,11 @@
 //! `keel forecast`: runs on a small synthetic data directory laid out like the
 //! shared data, and refuses bad input with exit status 2.
 
+mod common;
+
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn keel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .env_remove("KEEL_SHARED_DATA")
-        .output()
-        .expect("run keel")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const NETWORK: &str = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
 <network xmlns="http://sndlib.zib.de/network" version="1.0">
@@ -64,11 +55,6 @@ fn data_dir(name: &str, bad_label: bool) -> PathBuf {
     }
     std::fs::write(traffic.join("abilene_1h.csv"), csv).expect("write");
     root
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", stderr(o));
-    serde_json::from_slice(&o.stdout).expect("json")
 }
 
 #[test]
