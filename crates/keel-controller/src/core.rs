@@ -442,7 +442,7 @@ impl Core {
             .base
             .links()
             .iter()
-            .map(|l| (l.id.as_str(), self.capacity_of(&l.id)))
+            .map(|l| (l.id.as_str(), self.capacity(l)))
             .collect();
         let rows: Vec<(&str, f64, f64, f64)> = links
             .iter()
@@ -473,17 +473,21 @@ impl Core {
         self.publish();
     }
 
+    /// Capacity in force: the operator's override, else the topology's.
+    fn capacity(&self, link: &keel_model::Link) -> f64 {
+        self.links
+            .get(&link.id)
+            .and_then(|s| s.capacity_bps)
+            .unwrap_or(link.capacity.bps())
+    }
+
     fn capacity_of(&self, link: &str) -> f64 {
-        let base = self
-            .base
+        // Only for single-link commands: the per-link loops use `capacity`.
+        self.base
             .links()
             .iter()
             .find(|l| l.id == link)
-            .map_or(0.0, |l| l.capacity.bps());
-        self.links
-            .get(link)
-            .and_then(|s| s.capacity_bps)
-            .unwrap_or(base)
+            .map_or(0.0, |l| self.capacity(l))
     }
 
     /// Capacity of every usable link (down and drained links are left out).
@@ -492,7 +496,7 @@ impl Core {
             .links()
             .iter()
             .filter(|l| self.links.get(&l.id).is_none_or(LinkState::usable))
-            .map(|l| (l.id.clone(), self.capacity_of(&l.id)))
+            .map(|l| (l.id.clone(), self.capacity(l)))
             .collect()
     }
 
@@ -1008,7 +1012,7 @@ impl Core {
             .iter()
             .map(|l| {
                 let s = self.links.get(&l.id).copied().unwrap_or_default();
-                let cap = self.capacity_of(&l.id);
+                let cap = self.capacity(l);
                 let measured = self.counters.get(&l.id).map(|c| c.offered_bps);
                 LinkView {
                     id: l.id.clone(),

@@ -384,19 +384,7 @@ impl<'p> Model<'p> {
                 vec![routable]
             };
         }
-        let classes = tm.classes();
-        classes
-            .priority_levels()
-            .into_iter()
-            .map(|level| {
-                routable
-                    .iter()
-                    .copied()
-                    .filter(|&d| classes.get(tm.demands()[d].class).priority == level)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|g| !g.is_empty())
-            .collect()
+        crate::by_priority_level(tm, &routable)
     }
 
     fn active_mask(&self, demands: &[usize]) -> Vec<bool> {

@@ -167,3 +167,21 @@ pub struct Solution {
     /// LPs solved.
     pub stages: usize,
 }
+
+/// `demands` split by priority level, highest first; levels without any of them
+/// are left out.
+pub(crate) fn by_priority_level(tm: &TrafficMatrix, demands: &[usize]) -> Vec<Vec<usize>> {
+    let classes = tm.classes();
+    classes
+        .priority_levels()
+        .into_iter()
+        .map(|level| {
+            demands
+                .iter()
+                .copied()
+                .filter(|&d| classes.get(tm.demands()[d].class).priority == level)
+                .collect::<Vec<_>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
+}

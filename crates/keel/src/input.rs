@@ -70,6 +70,33 @@ impl TopologyArgs {
     }
 }
 
+/// Where the traffic matrix comes from (`keel solve`, `keel whatif`).
+#[derive(Args, Debug, Clone)]
+pub struct TrafficArgs {
+    /// Traffic matrix: `src dst rate` text, CSV, SNDlib or Repetita demands, or
+    /// Keel's native TOML/JSON. Detected from the content.
+    #[arg(long, value_name = "FILE")]
+    pub traffic: Option<PathBuf>,
+    /// Force the traffic format instead of detecting it.
+    #[arg(long, value_name = "FORMAT")]
+    pub traffic_format: Option<TrafficFormat>,
+}
+
+impl TrafficArgs {
+    pub fn load(
+        &self,
+        topo_args: &TopologyArgs,
+        topology: &Topology,
+    ) -> anyhow::Result<TrafficMatrix> {
+        load_traffic(
+            self.traffic.as_deref(),
+            self.traffic_format,
+            topo_args,
+            topology,
+        )
+    }
+}
+
 /// Reads a traffic matrix file, or the built-in demo one for the built-in topology.
 pub fn load_traffic(
     path: Option<&Path>,

@@ -163,20 +163,8 @@ pub fn solve_ffc(
     let routable: Vec<usize> = (0..tm.len())
         .filter(|&d| rate[d] > 0.0 && !problem.paths.per_demand[d].is_empty())
         .collect();
-    let classes = tm.classes();
     let levels: Vec<Vec<usize>> = if opts.class_priority {
-        classes
-            .priority_levels()
-            .into_iter()
-            .map(|lv| {
-                routable
-                    .iter()
-                    .copied()
-                    .filter(|&d| classes.get(tm.demands()[d].class).priority == lv)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|g| !g.is_empty())
-            .collect()
+        crate::by_priority_level(tm, &routable)
     } else if routable.is_empty() {
         Vec::new()
     } else {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use keel_formats::TrafficFormat;
 use keel_model::spec::TopologySpec;
 use keel_model::{Topology, TrafficMatrix};
 use keel_te::{
@@ -15,7 +14,7 @@ use keel_te::{
     Problem, SolveOptions, Tolerance, WarmStart,
 };
 
-use crate::input::{self, TopologyArgs};
+use crate::input::{self, TopologyArgs, TrafficArgs};
 use crate::report::{self, FastInfo, SolveReport};
 use crate::warm;
 
@@ -35,13 +34,8 @@ use crate::warm;
 pub struct Args {
     #[command(flatten)]
     pub topo: TopologyArgs,
-    /// Traffic matrix: `src dst rate` text, CSV, SNDlib or Repetita demands, or
-    /// Keel's native TOML/JSON. Detected from the content.
-    #[arg(long, value_name = "FILE")]
-    pub traffic: Option<PathBuf>,
-    /// Force the traffic format instead of detecting it.
-    #[arg(long, value_name = "FORMAT")]
-    pub traffic_format: Option<TrafficFormat>,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     /// What to optimise: max-flow (most traffic carried), max-concurrent (the
     /// largest fraction of every demand at once) or mlu (carry everything with
     /// the lowest maximum link utilisation).
@@ -143,12 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         t => t.map(Duration::from_secs_f64),
     };
     let (topology, source) = args.topo.load()?;
-    let traffic = input::load_traffic(
-        args.traffic.as_deref(),
-        args.traffic_format,
-        &args.topo,
-        &topology,
-    )?;
+    let traffic = args.traffic.load(&args.topo, &topology)?;
     let (topology, traffic) = if args.fail_links.is_empty() {
         (topology, traffic)
     } else {

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use keel_formats::TrafficFormat;
 use keel_model::{Bandwidth, DemandId, Topology, TrafficMatrix};
 use keel_sim::{
     Base, Probabilities, ReoptOptions, Reoptimise, ScenarioKind, ScenarioSet, SimError, Solver,
@@ -19,7 +18,7 @@ use keel_te::{
 };
 use serde_json::{Value, json};
 
-use crate::input::{self, TopologyArgs, UsageError};
+use crate::input::{TopologyArgs, TrafficArgs, UsageError};
 
 /// Fail links, sites or SRLGs and see what happens to the traffic.
 ///
@@ -76,12 +75,8 @@ use crate::input::{self, TopologyArgs, UsageError};
 pub struct Args {
     #[command(flatten)]
     pub topo: TopologyArgs,
-    /// Traffic matrix (as for `keel solve`).
-    #[arg(long, value_name = "FILE")]
-    pub traffic: Option<PathBuf>,
-    /// Force the traffic format instead of detecting it.
-    #[arg(long, value_name = "FORMAT")]
-    pub traffic_format: Option<TrafficFormat>,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     /// single-link, single-srlg, single-node, double-link, or a scenario FILE.
     #[arg(long, default_value = "single-link", value_name = "SET|FILE")]
     pub failures: String,
@@ -177,12 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let (topology, source) = args.topo.load()?;
-    let traffic = input::load_traffic(
-        args.traffic.as_deref(),
-        args.traffic_format,
-        &args.topo,
-        &topology,
-    )?;
+    let traffic = args.traffic.load(&args.topo, &topology)?;
     let risk = RiskModel::new(&topology);
     let mut probs = Probabilities::defaults(&topology, &risk);
     if let Some(p) = &args.probabilities {
