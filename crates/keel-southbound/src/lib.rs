@@ -8,6 +8,7 @@
 //! storage or solvers.
 
 pub mod sim;
+pub mod site;
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
