@@ -22,6 +22,8 @@ pub enum LabError {
         count: usize,
         example: String,
     },
+    #[error("lab {lab:?} has a state file {} from an earlier run; take it down first", path.display())]
+    StaleState { lab: String, path: PathBuf },
     #[error("lab {lab:?} is not up: namespace {namespace} is missing")]
     NotUp { lab: String, namespace: String },
     #[error("`{command}` failed ({status}): {stderr}")]

@@ -331,6 +331,13 @@ impl Lab {
             });
         }
         let state_path = state_path(&name);
+        // Its processes may still run: `down` must see that file first.
+        if state_path.exists() {
+            return Err(LabError::StaleState {
+                lab: name,
+                path: state_path,
+            });
+        }
         let mut state = LabState {
             lab: name.clone(),
             namespaces: plan.sites().iter().map(|s| s.namespace.clone()).collect(),
@@ -429,6 +436,23 @@ impl Lab {
             .collect();
         // Both ends at once: the failure should look like one cut.
         run_all(&invs, 2)?;
+        if state == "up" {
+            // Neighbour solicitations sent while only one end was up went
+            // nowhere and would be retried only after a second; start
+            // resolution afresh now that the carrier is there.
+            let flush: Vec<Invocation> = pair
+                .ends
+                .iter()
+                .map(|e| {
+                    let ns = &self.plan.sites()[e.site].namespace;
+                    Invocation::new(
+                        "ip",
+                        ["-n", ns, "-6", "neigh", "flush", "dev", &pair.ifname],
+                    )
+                })
+                .collect();
+            run_all(&flush, 2)?;
+        }
         tracing::info!(lab = %self.name(), link, ifname = %pair.ifname, state, "link");
         Ok(())
     }

@@ -261,6 +261,22 @@ fn probe_io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError 
     move |source| LabError::ProbeIo { what, source }
 }
 
+/// An unconnected UDP socket on any address (so that ICMP errors do not
+/// fail later sends), with the traffic class set from `dscp`.
+fn sender_socket(dscp: Option<u8>) -> Result<Socket> {
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(probe_io("UDP socket"))?;
+    if let Some(d) = dscp {
+        // Traffic class = DSCP << 2 (ECN bits zero).
+        socket
+            .set_tclass_v6(u32::from(d) << 2)
+            .map_err(probe_io("setting the traffic class"))?;
+    }
+    let any = SocketAddr::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0));
+    socket.bind(&any.into()).map_err(probe_io("bind"))?;
+    Ok(socket)
+}
+
 /// Sends `rate_pps × duration` sequence-numbered packets to `dst` on a fixed
 /// schedule, then the end packets. `dscp` sets the IPv6 traffic class.
 pub fn send(
@@ -293,17 +309,7 @@ pub fn send(
             dscp.unwrap_or_default()
         )));
     }
-    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))
-        .map_err(probe_io("UDP socket"))?;
-    if let Some(d) = dscp {
-        // Traffic class = DSCP << 2 (ECN bits zero).
-        socket
-            .set_tclass_v6(u32::from(d) << 2)
-            .map_err(probe_io("setting the traffic class"))?;
-    }
-    let any = SocketAddr::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0));
-    socket.bind(&any.into()).map_err(probe_io("bind"))?;
-    let socket: UdpSocket = socket.into();
+    let socket: UdpSocket = sender_socket(dscp)?.into();
     let count =
         ((f64::from(rate_pps) * duration.as_secs_f64()).round() as u64).clamp(1, MAX_PACKETS);
     let interval = Duration::from_secs(1) / rate_pps;
@@ -557,6 +563,17 @@ mod tests {
         assert!(send(dst, 10, MAX_DURATION + second, None, 64).is_err());
         assert!(send(dst, 10, second, None, 10).is_err());
         assert!(send(dst, 10, second, Some(64), 64).is_err());
+    }
+
+    #[test]
+    fn dscp_sets_the_traffic_class() {
+        let Ok(socket) = sender_socket(Some(46)) else {
+            eprintln!("SKIP: no IPv6");
+            return;
+        };
+        assert_eq!(socket.tclass_v6().expect("tclass"), 46 << 2);
+        let plain = sender_socket(None).expect("socket");
+        assert_eq!(plain.tclass_v6().expect("tclass"), 0);
     }
 
     #[test]

@@ -64,6 +64,14 @@ impl Drop for Guard {
     }
 }
 
+/// Whether `ping` (iputils) is installed.
+pub fn have_ping() -> bool {
+    Command::new("ping")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Runs a command to completion; (success, stdout + stderr).
 pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> (bool, String) {
     let out = cmd.borrow_mut().output().expect("spawn");
