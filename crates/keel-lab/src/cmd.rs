@@ -56,14 +56,14 @@ impl Invocation {
             command: self.describe(),
             source,
         })?;
-        if let (Some(input), Some(mut pipe)) = (&self.stdin, child.stdin.take()) {
-            // Batches are small (one namespace); the child reads all of stdin
-            // before writing much, so writing first cannot deadlock.
-            pipe.write_all(input.as_bytes())
-                .map_err(|source| LabError::Spawn {
-                    command: self.describe(),
-                    source,
-                })?;
+        if let (Some(input), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
+            // From a thread: a long batch may fill the stdin pipe while the
+            // child fills stderr, and both sides would wait forever. A write
+            // error means the child stopped reading (it failed); its exit
+            // status and stderr tell why.
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(input.as_bytes());
+            });
         }
         Ok(child)
     }

@@ -49,6 +49,9 @@ pub struct LabState {
     pub interfaces: Vec<String>,
     pub shaping: Option<Shaping>,
     pub processes: Vec<ProcessRecord>,
+    /// The plan the lab was built from, so that [`Lab::open`] needs only the name.
+    #[serde(default)]
+    pub plan: Option<LabPlan>,
 }
 
 /// What [`Lab::down`] removed.
@@ -352,6 +355,7 @@ impl Lab {
                 .collect(),
             shaping: None,
             processes: Vec::new(),
+            plan: Some(plan.clone()),
         };
         // Written first, so that `down` finds a half-built lab after a crash.
         write_state(&state_path, &state)?;
@@ -395,12 +399,27 @@ impl Lab {
             interfaces: Vec::new(),
             shaping: None,
             processes: Vec::new(),
+            plan: None,
         });
         Ok(Lab {
             plan: plan.clone(),
             state,
             state_path,
         })
+    }
+
+    /// A handle on lab `name` from its state file alone (the plan it was
+    /// built from is recorded there).
+    pub fn open(name: &str) -> Result<Lab> {
+        validate_name(name)?;
+        let path = state_path(name);
+        let plan = read_state(&path)?
+            .and_then(|s| s.plan)
+            .ok_or_else(|| LabError::NotUp {
+                lab: name.to_string(),
+                namespace: format!("(no plan in {})", path.display()),
+            })?;
+        Lab::attach(&plan)
     }
 
     pub fn plan(&self) -> &LabPlan {

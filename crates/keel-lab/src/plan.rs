@@ -24,6 +24,7 @@ pub const MAX_NAME_LEN: usize = 16;
 
 /// How to build a lab from a topology.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LabOptions {
     /// Lab name: 1–16 characters of `[A-Za-z0-9_]`. No `-`, so that the prefix
     /// `kl-<name>-` of one lab never matches another lab's namespaces.

@@ -393,6 +393,9 @@ fn unknown_names_are_errors() {
     assert!(lab.exec_in("NOPE", &["true"]).is_err());
     let again = Lab::attach(&plan).expect("attach");
     assert_eq!(again.shaping(), lab.shaping());
+    let opened = Lab::open(plan.name()).expect("open by name");
+    assert_eq!(opened.plan(), &plan);
+    assert!(Lab::open("nosuchlab").is_err());
     assert!(Lab::down("bad-name").is_err());
 }
 
