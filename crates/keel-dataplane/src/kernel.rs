@@ -77,6 +77,8 @@ pub struct Kernel {
     links: Mutex<HashMap<String, LinkInfo>>,
     /// One operation at a time: requests on the one socket must not interleave.
     op: Mutex<()>,
+    /// QoS class names by htb minor, from the last reconcile (for counters).
+    class_names: Mutex<std::collections::BTreeMap<u16, String>>,
 }
 
 impl Kernel {
@@ -88,6 +90,7 @@ impl Kernel {
             netns: netns.map(str::to_string),
             links: Mutex::new(HashMap::new()),
             op: Mutex::new(()),
+            class_names: Mutex::new(Default::default()),
         };
         kernel.refresh_links().await?;
         Ok(kernel)
@@ -388,6 +391,7 @@ impl Kernel {
         }
 
         crate::qos::reconcile(&self.conn, state, map, &links, &mut report).await?;
+        *self.class_names.lock().await = crate::qos::class_names(state);
         Ok(report)
     }
 
@@ -525,6 +529,7 @@ impl Kernel {
             .get_links()
             .await
             .map_err(DataplaneError::netlink("dump links"))?;
+        let names = self.class_names.lock().await.clone();
         let mut out = Vec::new();
         for (link, dev) in map.iter() {
             let Some(l) = links.iter().find(|l| l.name() == Some(dev)) else {
@@ -535,7 +540,7 @@ impl Kernel {
                 tx_bytes: l.tx_bytes(),
                 rx_bytes: l.rx_bytes(),
                 tx_dropped: l.tx_dropped(),
-                class_tx_bytes: crate::qos::class_bytes(&self.conn, l.ifindex()).await?,
+                class_tx_bytes: crate::qos::class_bytes(&self.conn, l.ifindex(), &names).await?,
             });
         }
         Ok(out)

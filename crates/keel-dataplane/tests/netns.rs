@@ -295,3 +295,87 @@ async fn local_repair_switches_to_the_backup() {
     assert!(!full.changed(), "{full:?}");
     assert!(lab.ping(&lab.host("a"), None, host_c));
 }
+
+/// `ping -6 -Q TOS` from a namespace (after a warm-up round).
+fn ping_tos(ns: &str, tos: &str, to: &str) -> bool {
+    let args = |n: &'static str| {
+        vec![
+            "ip", "netns", "exec", ns, "ping", "-6", "-c", n, "-W", "1", "-i", "0.2", "-Q", tos, to,
+        ]
+    };
+    let _ = sh(&args("2"));
+    sh(&args("3")).status.success()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dscp_steering_and_egress_classes() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("q");
+    let kernels = connect_all(&lab).await;
+    let mut states = states();
+    for s in states.values_mut() {
+        s.qos = qos();
+        s.policies.clear();
+        s.tenants.clear();
+        s.local_sids.retain(|l| l.sid != a("fc00:0:1:1::"));
+    }
+    states.get_mut("a").expect("a").policies = vec![ef_policy()];
+    reconcile_all(&kernels, &states).await;
+    let (ns_a, ns_b, host_a) = (lab.ns("a"), lab.ns("b"), lab.host("a"));
+    let host_c = "fd00:0:3::2";
+
+    // The htb tree, as tc sees it.
+    let out = sh(&["tc", "-n", &ns_a, "-j", "qdisc", "show", "dev", "ab"]);
+    let qdiscs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tc json");
+    assert!(
+        qdiscs
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|q| q["kind"] == "htb" && q["handle"] == "4b:" && q["root"] == true),
+        "{qdiscs}"
+    );
+    let classes =
+        String::from_utf8_lossy(&sh(&["tc", "-n", &ns_a, "class", "show", "dev", "ab"]).stdout)
+            .to_string();
+    assert!(classes.contains("class htb 4b:12"), "{classes}");
+    assert!(
+        classes.contains("rate 250Mbit ceil 250Mbit"),
+        "bulk is shaped: {classes}"
+    );
+
+    // EF (tos 0xb8) follows the class table over B; unmarked traffic goes
+    // straight over A->C.
+    let bc = oracle::tx_packets(Some(&ns_b), "bc").expect("counters");
+    let voice = |c: &[keel_southbound::site::InterfaceCounters]| {
+        c.iter()
+            .find(|x| x.link == "A->B")
+            .and_then(|x| x.class_tx_bytes.iter().find(|(n, _)| n == "voice"))
+            .map(|(_, b)| *b)
+            .expect("voice counter on A->B")
+    };
+    let voice_before = voice(&kernels["a"].counters(&map("A")).await.expect("counters"));
+    assert!(ping_tos(&host_a, "0xb8", host_c), "EF ping");
+    let voice_after = voice(&kernels["a"].counters(&map("A")).await.expect("counters"));
+    assert!(
+        oracle::tx_packets(Some(&ns_b), "bc").expect("counters") >= bc + 3,
+        "EF did not transit B"
+    );
+    assert!(voice_after > voice_before, "EF not in the voice class");
+
+    let ac = oracle::tx_packets(Some(&ns_a), "ac").expect("counters");
+    assert!(lab.ping(&host_a, None, host_c), "unmarked ping");
+    assert!(oracle::tx_packets(Some(&ns_a), "ac").expect("counters") >= ac + 3);
+
+    // Idempotent with QoS too; remove_all takes the qdiscs away.
+    let again = kernels["a"]
+        .reconcile(&states["a"], &map("A"), &BTreeSet::new())
+        .await
+        .expect("reconcile");
+    assert!(!again.changed(), "{again:?}");
+    kernels["a"].remove_all().await.expect("remove_all");
+    let out = sh(&["tc", "-n", &ns_a, "-j", "qdisc", "show", "dev", "ab"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("htb"));
+}

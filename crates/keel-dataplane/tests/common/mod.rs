@@ -400,3 +400,40 @@ pub fn states() -> BTreeMap<&'static str, SiteState> {
         ("c", base_state("C")),
     ])
 }
+
+/// Three classes: voice strict on EF, gold weighted 3/4, bulk policed 1/4.
+pub fn qos() -> Vec<keel_southbound::site::QosClass> {
+    use keel_southbound::site::QosClass;
+    vec![
+        QosClass {
+            class: "voice".into(),
+            dscp: vec![46],
+            strict: true,
+            share: 0.0,
+            policed: false,
+        },
+        QosClass {
+            class: "gold".into(),
+            dscp: vec![26],
+            strict: false,
+            share: 0.75,
+            policed: false,
+        },
+        QosClass {
+            class: "bulk".into(),
+            dscp: vec![8],
+            strict: false,
+            share: 0.25,
+            policed: true,
+        },
+    ]
+}
+
+/// A's EF traffic to C's hosts, pinned over A->B->C in class table 246.
+pub fn ef_policy() -> SitePolicy {
+    SitePolicy {
+        table: 246,
+        dscp: Some(46),
+        ..pinned_policy()
+    }
+}
