@@ -277,7 +277,7 @@ impl Kernel {
         map: &InterfaceMap,
         links: &HashMap<String, LinkInfo>,
         report: &mut ReconcileReport,
-    ) -> Result<(), DataplaneError> {
+    ) -> Result<Vec<(Ipv6Addr, String)>, DataplaneError> {
         let present: BTreeSet<(u32, Ipv6Addr, u8)> = self
             .conn
             .get_addresses()
@@ -310,7 +310,11 @@ impl Kernel {
                     .push(format!("address {} on {dev}: {e}", iface.address)),
             }
         }
-        Ok(())
+        let names: HashMap<u32, &str> = links.iter().map(|(n, l)| (l.index, n.as_str())).collect();
+        Ok(present
+            .iter()
+            .filter_map(|(i, a, _)| Some((*a, names.get(i)?.to_string())))
+            .collect())
     }
 
     async fn reconcile_inner(
@@ -340,10 +344,12 @@ impl Kernel {
         }
         self.set_sysctls(sysctls).await?;
 
-        self.ensure_addresses(state, map, &links, &mut report)
+        let addresses = self
+            .ensure_addresses(state, map, &links, &mut report)
             .await?;
 
-        let want = plan::desired(state, map, down, &|dev| links.contains_key(dev));
+        let want =
+            plan::desired_with_local(state, map, down, &|dev| links.contains_key(dev), &addresses);
         let have = self.dump_routes(&links).await?;
 
         for (key, action) in &want.routes {

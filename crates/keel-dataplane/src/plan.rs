@@ -48,6 +48,11 @@ pub enum RouteAction {
     Sid { behaviour: SidBehaviour, hop: Hop },
     /// Forwarding over one or more (weighted) nexthops.
     Forward { hops: Vec<Hop> },
+    /// A copy of one of the router's own addresses (type `local`): End.DT6
+    /// looks up only its table, never the `local` table, so without it a
+    /// packet decapsulated for an address of the router itself would be
+    /// forwarded out of the interface instead of delivered.
+    Local { dev: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,10 +84,38 @@ pub struct RuleEntry {
 }
 
 /// Everything Keel wants (or has) in one namespace, keyed for comparison.
+/// In JSON the routes are a list of [`RouteEntry`] (JSON keys are strings).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
+    #[serde(with = "routes_as_list")]
     pub routes: BTreeMap<RouteKey, RouteAction>,
     pub rules: BTreeSet<RuleEntry>,
+}
+
+mod routes_as_list {
+    use super::{BTreeMap, RouteAction, RouteEntry, RouteKey};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        routes: &BTreeMap<RouteKey, RouteAction>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let list: Vec<RouteEntry> = routes
+            .iter()
+            .map(|(key, action)| RouteEntry {
+                key: key.clone(),
+                action: action.clone(),
+            })
+            .collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<RouteKey, RouteAction>, D::Error> {
+        let list = Vec::<RouteEntry>::deserialize(d)?;
+        Ok(list.into_iter().map(|e| (e.key, e.action)).collect())
+    }
 }
 
 /// What Keel has installed, as plain data (for tests and status displays).
@@ -109,7 +142,7 @@ impl Desired {
             .iter()
             .filter_map(|(k, a)| match a {
                 RouteAction::Sid { behaviour, .. } => Some((k.prefix.addr(), behaviour.clone())),
-                RouteAction::Forward { .. } => None,
+                RouteAction::Forward { .. } | RouteAction::Local { .. } => None,
             })
             .collect()
     }
@@ -158,7 +191,31 @@ pub fn desired(
     down: &BTreeSet<String>,
     has_dev: &dyn Fn(&str) -> bool,
 ) -> Desired {
+    desired_with_local(state, map, down, has_dev, &[])
+}
+
+/// [`desired`], plus `local`: the router's own addresses (with their
+/// interface) inside its host prefixes, delivered locally after End.DT6.
+pub fn desired_with_local(
+    state: &SiteState,
+    map: &InterfaceMap,
+    down: &BTreeSet<String>,
+    has_dev: &dyn Fn(&str) -> bool,
+    local: &[(Ipv6Addr, String)],
+) -> Desired {
     let mut out = Desired::default();
+    for (addr, dev) in local {
+        if state.host_prefixes.iter().any(|p| p.contains(addr)) {
+            out.add_route(RouteEntry {
+                key: RouteKey {
+                    table: MAIN_TABLE,
+                    prefix: Ipv6Net::new(*addr, 128).unwrap_or_default(),
+                    metric: METRIC_POLICY,
+                },
+                action: RouteAction::Local { dev: dev.clone() },
+            });
+        }
+    }
     let own_sids: BTreeSet<Ipv6Addr> = state.local_sids.iter().map(|s| s.sid).collect();
     // The kernel routes an encapsulated packet on its first segment and
     // ignores the route's own nexthop. To send it where the state says (a
@@ -502,6 +559,14 @@ mod tests {
         // Underlay: primary missing, repair over ab.
         let u = d.route(MAIN_TABLE, n("fc00:0:3::/48")).expect("repair");
         assert_eq!(u[0].dev, "ab");
+    }
+
+    #[test]
+    fn desired_state_round_trips_through_json() {
+        let d = desired(&state(), &map(), &BTreeSet::new(), &|_| true);
+        let text = serde_json::to_string(&d).expect("serialises");
+        let back: Desired = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, d);
     }
 
     #[test]

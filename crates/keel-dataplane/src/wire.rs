@@ -21,6 +21,7 @@ use crate::{DataplaneError, RTPROT_KEEL};
 
 pub const AF_INET6: u8 = 10;
 const RTN_UNICAST: u8 = 1;
+const RTN_LOCAL: u8 = 2;
 const RT_TABLE_UNSPEC: u8 = 0;
 const FR_ACT_TO_TBL: u8 = 1;
 const NLA_F_NESTED: u16 = 0x8000;
@@ -170,12 +171,16 @@ impl WireRoute {
         let mut del = rtmsg(key).to_vec();
         put_key(&mut del, key);
         let mut add = rtmsg(key).to_vec();
+        if matches!(action, Some(RouteAction::Local { .. })) {
+            add[7] = RTN_LOCAL;
+        }
         put_key(&mut add, key);
         let index = |dev: &str| {
             ifindex(dev).ok_or_else(|| DataplaneError::Map(format!("no interface {dev}")))
         };
         match action {
             None => {}
+            Some(RouteAction::Local { dev }) => put_u32(&mut add, RTA_OIF, index(dev)?),
             Some(RouteAction::Sid { behaviour, hop }) => {
                 put_u32(&mut add, RTA_OIF, index(&hop.dev)?);
                 if let Some(via) = hop.via {
@@ -423,6 +428,10 @@ pub fn decode_route(
         prefix: Ipv6Net::new(dst, dst_len).ok()?,
         metric,
     };
+    if hdr[7] == RTN_LOCAL {
+        let dev = name(oif.unwrap_or(0));
+        return Some((key, RouteAction::Local { dev }));
+    }
     let top = hop_attrs(body);
     if top.encap_type == Some(LWTUNNEL_ENCAP_SEG6_LOCAL) {
         let behaviour = decode_seg6local(top.encap.as_deref()?)?;
@@ -535,6 +544,18 @@ mod tests {
                     segments: vec![],
                 }],
             },
+        );
+    }
+
+    #[test]
+    fn local_copies_round_trip() {
+        round_trip(
+            RouteKey {
+                table: 254,
+                prefix: "fd00:0:1::1/128".parse().expect("prefix"),
+                metric: 64,
+            },
+            RouteAction::Local { dev: "ab".into() },
         );
     }
 
