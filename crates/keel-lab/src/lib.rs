@@ -7,6 +7,10 @@
 //! (root needed), fails and restores links, reports their state and removes
 //! everything again, also after a crash. [`probe`] measures loss exactly.
 //!
+//! Links are veth pairs shaped by netem (tbf where the kernel lacks netem:
+//! rate only), or, with [`LinkMode::Relay`], VXLAN tunnels through a
+//! user-space [`relay`] that emulates latency and rate on any kernel.
+//!
 //! Link addresses are left to the agent ([`LabPlan::link_addresses`] says
 //! which they are).
 
@@ -15,6 +19,7 @@ pub mod error;
 pub mod lab;
 pub mod plan;
 pub mod probe;
+pub mod relay;
 
 pub use error::{LabError, Result};
 pub use lab::{
@@ -23,7 +28,7 @@ pub use lab::{
 };
 pub use plan::{
     EndPlan, HOST_INTERFACE, HOST_PEER_INTERFACE, InterfaceMapFile, LabOptions, LabPlan,
-    LinkAddress, MIN_RATE_BPS, NAMESPACE_PREFIX, PairPlan, SitePlan, namespace_prefix,
+    LinkAddress, LinkMode, MIN_RATE_BPS, NAMESPACE_PREFIX, PairPlan, SitePlan, namespace_prefix,
     validate_name,
 };
 pub use probe::{ProbeReport, Receiver, SendReport, Tally};

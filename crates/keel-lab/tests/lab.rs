@@ -92,7 +92,7 @@ fn abilene_up_status_and_down() {
                         "{delay} s vs {want} s"
                     );
                 }
-                None => panic!("shaping unknown after up"),
+                other => panic!("veth links shaped by {other:?}"),
             }
         }
     }
@@ -241,6 +241,13 @@ fn probe_helper() {
         return;
     };
     let out = std::env::var(OUT).expect("output path");
+    if role == "relay" {
+        // Until `down` kills it; bounded in case a test leaks it.
+        let config =
+            keel_lab::relay::RelayConfig::read(std::path::Path::new(&out)).expect("relay config");
+        keel_lab::relay::run(&config, Some(Duration::from_secs(300))).expect("relay");
+        return;
+    }
     let addr: SocketAddrV6 = std::env::var(ADDR)
         .expect("address")
         .parse()
@@ -441,4 +448,86 @@ fn large_topology_up_and_down() {
         status_time.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn relay_links_emulate_latency() {
+    if skip_unless_root() {
+        return;
+    }
+    if !common::have_ping() {
+        eprintln!("SKIP: needs ping (iputils-ping)");
+        return;
+    }
+    let options = keel_lab::LabOptions {
+        name: common::lab_name("r"),
+        links: keel_lab::LinkMode::Relay,
+        ..keel_lab::LabOptions::default()
+    };
+    let plan = keel_lab::LabPlan::new(&common::abilene(), options).expect("plan");
+    let _guard = Guard(plan.name().to_string());
+    let mut lab = Lab::up(&plan).expect("lab up");
+    assert_eq!(lab.shaping(), Some(Shaping::Relay));
+    assert!(lab.delay_emulated());
+    assert_eq!(
+        namespaces_with_prefix(&plan.prefix()).expect("list").len(),
+        13
+    );
+
+    let exe = std::env::current_exe().expect("test binary");
+    let exe = exe.to_str().expect("utf-8 path");
+    let config = lab.relay_config_path().expect("relay mode");
+    let mut relay = lab
+        .exec_in_relay(&[exe, "--exact", "probe_helper", "--test-threads=1"])
+        .expect("relay")
+        .env(ROLE, "relay")
+        .env(OUT, &config)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn relay");
+    lab.register_process(relay.id(), "relay").expect("register");
+
+    // The longest Abilene link, so that its latency stands out.
+    let pair = plan
+        .pairs()
+        .iter()
+        .max_by(|x, y| x.ends[0].latency_ms.total_cmp(&y.ends[0].latency_ms))
+        .expect("pairs")
+        .clone();
+    let (a, b) = (
+        &plan.sites()[pair.ends[0].site].id,
+        &plan.sites()[pair.ends[1].site].id,
+    );
+    add_link_addresses(&lab, a);
+    add_link_addresses(&lab, b);
+    let peer = pair.ends[1].address.to_string();
+    let link = pair.links().next().expect("a link").to_string();
+    // The first pings may wait for the relay to start and for neighbour discovery.
+    ping_rtt(&lab, a, &peer, Duration::from_secs(10)).expect("ping through the relay");
+    let rtt = ping_rtt(&lab, a, &peer, Duration::ZERO).expect("ping through the relay");
+    let one_way = pair.ends[0].latency_ms;
+    eprintln!("{link}: RTT {rtt} ms, latency {one_way} ms each way");
+    assert!(
+        rtt >= one_way,
+        "RTT {rtt} ms below the one-way latency {one_way} ms"
+    );
+    // Loose upper bound: the relay adds scheduling noise, not whole latencies.
+    assert!(rtt < 4.0 * one_way + 50.0, "RTT {rtt} ms");
+
+    lab.fail_link(&link).expect("fail");
+    assert!(
+        ping_rtt(&lab, a, &peer, Duration::ZERO).is_none(),
+        "ping over a failed link"
+    );
+    lab.restore_link(&link).expect("restore");
+    assert!(
+        ping_rtt(&lab, a, &peer, Duration::from_secs(5)).is_some(),
+        "ping after restore"
+    );
+
+    drop(lab);
+    let report = Lab::down(plan.name()).expect("down");
+    assert_eq!(report.namespaces_removed.len(), 13);
+    assert!(report.processes_killed.contains(&relay.id()));
+    assert!(relay.wait().is_ok());
 }
