@@ -742,6 +742,16 @@ fn build_tunnels(plan: &LabPlan) -> Result<()> {
         ],
         2,
     )?;
+    // Locally sent UDP/TCP leaves a site with its checksum still to be filled
+    // in (offload); veths pass that on, so the relay would hand the frame back
+    // unfinished and the receiver drop it. Without tx checksum offload on the
+    // underlay, the kernel completes every checksum before the tunnel leaves
+    // the wire namespace.
+    Invocation::new(
+        "ip",
+        ["netns", "exec", &wire, "ethtool", "-K", "kw", "tx", "off"],
+    )
+    .run()?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{Guard, add_link_addresses, ip, ping_rtt, plan, run, scratch, skip_unless_root};
-use keel_lab::{Lab, ProbeReport, Shaping, namespaces_with_prefix, probe};
+use keel_lab::{Lab, LinkMode, ProbeReport, Shaping, namespaces_with_prefix, probe};
 
 /// Role and files of the probe helper below (the probe runs as a subprocess
 /// inside a site's namespace: this test binary, re-executed).
@@ -299,10 +299,33 @@ fn spawn_probe(
 
 /// 1000 packets at 500/s from one end of a link to the other; the link fails
 /// for `outage` in the middle when given.
-fn probe_over_link(tag: &str, outage: Option<Duration>) -> ProbeReport {
-    let plan = plan(tag);
+/// Starts the relay of a relay-mode lab (this binary, as the helper above).
+fn start_relay(lab: &mut Lab) -> Child {
+    let exe = std::env::current_exe().expect("test binary");
+    let exe = exe.to_str().expect("utf-8 path");
+    let config = lab.relay_config_path().expect("relay mode");
+    let relay = lab
+        .exec_in_relay(&[exe, "--exact", "probe_helper", "--test-threads=1"])
+        .expect("relay")
+        .env(ROLE, "relay")
+        .env(OUT, &config)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn relay");
+    lab.register_process(relay.id(), "relay").expect("register");
+    relay
+}
+
+fn probe_over_link(tag: &str, outage: Option<Duration>, links: LinkMode) -> ProbeReport {
+    let options = keel_lab::LabOptions {
+        name: common::lab_name(tag),
+        links,
+        ..keel_lab::LabOptions::default()
+    };
+    let plan = keel_lab::LabPlan::new(&common::abilene(), options).expect("plan");
     let _guard = Guard(plan.name().to_string());
     let mut lab = Lab::up(&plan).expect("lab up");
+    let mut relay = (links == LinkMode::Relay).then(|| start_relay(&mut lab));
     let pair = plan.pairs()[1].clone();
     let (a, b) = (
         plan.sites()[pair.ends[0].site].id.clone(),
@@ -313,7 +336,9 @@ fn probe_over_link(tag: &str, outage: Option<Duration>) -> ProbeReport {
     // Neighbour discovery first, so that the run starts on a warm link.
     if common::have_ping() {
         let peer = pair.ends[1].address.to_string();
-        assert!(ping_rtt(&lab, &a, &peer, Duration::from_secs(5)).is_some());
+        assert!(ping_rtt(&lab, &a, &peer, Duration::from_secs(10)).is_some());
+    } else {
+        std::thread::sleep(Duration::from_secs(1));
     }
 
     let dir = scratch(tag);
@@ -351,6 +376,10 @@ fn probe_over_link(tag: &str, outage: Option<Duration>) -> ProbeReport {
     assert!(report.end_received);
     assert_eq!(report.received + report.lost, 1000);
     let _ = std::fs::remove_dir_all(&dir);
+    Lab::down(plan.name()).expect("down");
+    if let Some(r) = relay.as_mut() {
+        assert!(r.wait().is_ok());
+    }
     report
 }
 
@@ -359,7 +388,7 @@ fn probe_without_failure_loses_nothing() {
     if skip_unless_root() {
         return;
     }
-    let report = probe_over_link("n", None);
+    let report = probe_over_link("n", None, LinkMode::Veth);
     assert_eq!(report.lost, 0);
     assert!(report.loss_windows.is_empty());
     assert_eq!(report.duplicates, 0);
@@ -370,7 +399,7 @@ fn probe_sees_a_200ms_link_failure() {
     if skip_unless_root() {
         return;
     }
-    let report = probe_over_link("f", Some(Duration::from_millis(200)));
+    let report = probe_over_link("f", Some(Duration::from_millis(200)), LinkMode::Veth);
     assert!(report.lost > 0);
     let window: f64 = report.loss_windows.iter().map(|w| w.2).fold(0.0, f64::max);
     assert!(
@@ -474,18 +503,7 @@ fn relay_links_emulate_latency() {
         13
     );
 
-    let exe = std::env::current_exe().expect("test binary");
-    let exe = exe.to_str().expect("utf-8 path");
-    let config = lab.relay_config_path().expect("relay mode");
-    let mut relay = lab
-        .exec_in_relay(&[exe, "--exact", "probe_helper", "--test-threads=1"])
-        .expect("relay")
-        .env(ROLE, "relay")
-        .env(OUT, &config)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn relay");
-    lab.register_process(relay.id(), "relay").expect("register");
+    let mut relay = start_relay(&mut lab);
 
     // The longest Abilene link, so that its latency stands out.
     let pair = plan
@@ -530,4 +548,21 @@ fn relay_links_emulate_latency() {
     assert_eq!(report.namespaces_removed.len(), 13);
     assert!(report.processes_killed.contains(&relay.id()));
     assert!(relay.wait().is_ok());
+}
+
+#[test]
+fn probe_through_the_relay_sees_a_200ms_link_failure() {
+    if skip_unless_root() {
+        return;
+    }
+    let report = probe_over_link("g", Some(Duration::from_millis(200)), LinkMode::Relay);
+    assert!(report.lost > 0);
+    let window: f64 = report.loss_windows.iter().map(|w| w.2).fold(0.0, f64::max);
+    assert!(
+        (100.0..=2000.0).contains(&window),
+        "loss window {window} ms"
+    );
+    // One-way delay through the relay is at least the link's latency.
+    let min_delay = report.delay_min_ms.expect("arrivals");
+    assert!(min_delay > 1.0, "one-way delay {min_delay} ms");
 }
