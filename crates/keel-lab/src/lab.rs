@@ -111,6 +111,9 @@ pub struct LabStatus {
     pub lab: String,
     pub namespaces: Vec<NamespaceStatus>,
     pub links: Vec<LinkStatus>,
+    /// Relay mode: whether a process runs in the relay namespace (without
+    /// it no link passes traffic). `None` with veth links.
+    pub relay_running: Option<bool>,
 }
 
 /// A lab that is up on this machine. Dropping it leaves the lab running; take
@@ -615,10 +618,22 @@ impl Lab {
                 }
             })
             .collect();
+        let relay_running = if self.plan.options().links == LinkMode::Relay {
+            let ns = self.plan.relay_namespace();
+            let running = is_present(&ns)
+                && !Invocation::new("ip", ["netns", "pids", &ns])
+                    .run()?
+                    .trim()
+                    .is_empty();
+            Some(running)
+        } else {
+            None
+        };
         Ok(LabStatus {
             lab: self.name().to_string(),
             namespaces,
             links,
+            relay_running,
         })
     }
 
@@ -713,23 +728,21 @@ impl Lab {
 }
 
 /// Relay mode: the underlay between the wire and relay namespaces, and per
-/// link end a VXLAN device made in the wire namespace (so that its tunnel
-/// stays there) and moved into the site's namespace under the link's name.
+/// link end a VXLAN device in the site's namespace whose tunnel lives in the
+/// wire namespace.
 fn build_tunnels(plan: &LabPlan) -> Result<()> {
     let (wire, relay_ns) = (plan.wire_namespace(), plan.relay_namespace());
     let mut w =
         format!("link set lo up\naddress add {WIRE_ADDRESS}/64 dev kw nodad\nlink set kw up\n");
     for pair in plan.pairs() {
         for (e, end) in pair.ends.iter().enumerate() {
-            let tmp = format!("v{}{}", pair.index, ["a", "b"][e]);
+            // Made from the wire namespace straight into the site's: the
+            // tunnel socket stays in the namespace that asked.
             w.push_str(&format!(
-                "link add {tmp} mtu 1500 type vxlan id {vni} local {WIRE_ADDRESS} remote {RELAY_ADDRESS} dstport {VXLAN_PORT} nolearning\n",
-                vni = LabPlan::vni(pair.index, e)
-            ));
-            w.push_str(&format!(
-                "link set {tmp} netns {ns} name {ifname}\n",
+                "link add {ifname} netns {ns} mtu 1500 type vxlan id {vni} local {WIRE_ADDRESS} remote {RELAY_ADDRESS} dstport {VXLAN_PORT} nolearning\n",
+                ifname = pair.ifname,
                 ns = plan.sites()[end.site].namespace,
-                ifname = pair.ifname
+                vni = LabPlan::vni(pair.index, e)
             ));
         }
     }

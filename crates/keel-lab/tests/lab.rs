@@ -49,6 +49,7 @@ fn abilene_up_status_and_down() {
     let status = lab.status().expect("status");
     assert!(status.namespaces.iter().all(|n| n.present));
     assert_eq!(status.links.len(), 14);
+    assert_eq!(status.relay_running, None);
     for l in &status.links {
         assert!(l.up, "{} not up: {:?}", l.ifname, l.ends);
         assert_eq!(l.links.len(), 2, "Abilene links are bidirectional");
@@ -436,7 +437,8 @@ fn unknown_names_are_errors() {
 }
 
 /// A large lab from a file, timed: `KEEL_LAB_TEST_TOPOLOGY=path/Kdl.json
-/// cargo test -p keel-lab --test lab -- --ignored --nocapture large_topology`.
+/// cargo test -p keel-lab --test lab -- --ignored --nocapture large_topology`
+/// (`KEEL_LAB_TEST_LINKS=relay` for relay links; the relay is not started).
 #[test]
 #[ignore = "large: needs KEEL_LAB_TEST_TOPOLOGY and a minute"]
 fn large_topology_up_and_down() {
@@ -453,8 +455,13 @@ fn large_topology_up_and_down() {
     };
     let topo =
         keel_formats::read_topology(std::path::Path::new(&path), None, &opts).expect("topology");
+    let links = match std::env::var("KEEL_LAB_TEST_LINKS").as_deref() {
+        Ok("relay") => LinkMode::Relay,
+        _ => LinkMode::Veth,
+    };
     let options = keel_lab::LabOptions {
         name: common::lab_name("L"),
+        links,
         ..keel_lab::LabOptions::default()
     };
     let plan = keel_lab::LabPlan::new(&topo, options).expect("plan");
@@ -503,6 +510,7 @@ fn relay_links_emulate_latency() {
         13
     );
 
+    assert_eq!(lab.status().expect("status").relay_running, Some(false));
     let mut relay = start_relay(&mut lab);
 
     // The longest Abilene link, so that its latency stands out.
@@ -542,6 +550,9 @@ fn relay_links_emulate_latency() {
         ping_rtt(&lab, a, &peer, Duration::from_secs(5)).is_some(),
         "ping after restore"
     );
+    let status = lab.status().expect("status");
+    assert_eq!(status.relay_running, Some(true));
+    assert!(status.links.iter().all(|l| l.up));
 
     drop(lab);
     let report = Lab::down(plan.name()).expect("down");
