@@ -15,6 +15,8 @@ use keel_lab::{Lab, LinkMode, ProbeReport, Shaping, namespaces_with_prefix, prob
 const ROLE: &str = "KEEL_LAB_TEST_PROBE_ROLE";
 const OUT: &str = "KEEL_LAB_TEST_PROBE_OUT";
 const ADDR: &str = "KEEL_LAB_TEST_PROBE_ADDR";
+/// What the TCP check sends.
+const TCP_BYTES: usize = 1 << 20;
 
 #[derive(serde::Deserialize)]
 struct Qdisc {
@@ -254,6 +256,33 @@ fn probe_helper() {
         .parse()
         .expect("address");
     let json = match role.as_str() {
+        // TCP through the lab (checksums, segmentation): bytes received.
+        "tcp-server" => {
+            use std::io::Read;
+            let listener = std::net::TcpListener::bind(addr).expect("listen");
+            std::fs::write(format!("{out}.ready"), "").expect("ready file");
+            let (mut conn, _) = listener.accept().expect("accept");
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            let mut total = 0u64;
+            let mut buf = [0u8; 65536];
+            loop {
+                match conn.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => total += n as u64,
+                    Err(e) => panic!("read: {e}"),
+                }
+            }
+            serde_json::to_string(&total)
+        }
+        "tcp-client" => {
+            use std::io::Write;
+            let mut conn =
+                std::net::TcpStream::connect_timeout(&addr.into(), Duration::from_secs(10))
+                    .expect("connect");
+            conn.write_all(&vec![0x5a; TCP_BYTES]).expect("write");
+            serde_json::to_string(&TCP_BYTES)
+        }
         "recv" => {
             let rx = probe::Receiver::bind(addr).expect("bind");
             std::fs::write(format!("{out}.ready"), "").expect("ready file");
@@ -550,6 +579,35 @@ fn relay_links_emulate_latency() {
         ping_rtt(&lab, a, &peer, Duration::from_secs(5)).is_some(),
         "ping after restore"
     );
+    // A megabyte of TCP across the link: checksums and segmentation survive
+    // the tunnel.
+    let dir = scratch("r");
+    let (srv_out, cli_out) = (dir.join("server.json"), dir.join("client.json"));
+    let dst = SocketAddrV6::new(pair.ends[1].address, 47_002, 0, 0);
+    let mut server = spawn_probe(&mut lab, b, "tcp-server", dst, &srv_out);
+    let ready = srv_out.with_extension("json.ready");
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "server never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut client = spawn_probe(&mut lab, a, "tcp-client", dst, &cli_out);
+    assert!(
+        client.wait().expect("client").success(),
+        "TCP client failed"
+    );
+    assert!(
+        server.wait().expect("server").success(),
+        "TCP server failed"
+    );
+    let got: u64 = serde_json::from_str(&std::fs::read_to_string(&srv_out).expect("server report"))
+        .expect("json");
+    assert_eq!(got, TCP_BYTES as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+
     let status = lab.status().expect("status");
     assert_eq!(status.relay_running, Some(true));
     assert!(status.links.iter().all(|l| l.up));
