@@ -13,6 +13,31 @@
 //!
 //! Link addresses are left to the agent ([`LabPlan::link_addresses`] says
 //! which they are).
+//!
+//! Needs root and, on the machine: iproute2 (`ip`, `tc`), `sysctl`, `kill`,
+//! and for relay links `ethtool`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let topology: keel_model::Topology = unimplemented!();
+//! use keel_lab::{Lab, LabOptions, LabPlan, LinkMode};
+//!
+//! let plan = LabPlan::new(&topology, LabOptions { links: LinkMode::Relay, ..LabOptions::default() })?;
+//! plan.write_interface_maps(std::path::Path::new("/run/keel-lab/keel/maps"))?;
+//! let mut lab = Lab::up(&plan)?;
+//! // Relay links pass traffic once the relay runs (a CLI starts itself in
+//! // the relay namespace with `keel_lab::relay::run`).
+//! let config = lab.relay_config_path().expect("relay mode");
+//! let relay = lab.exec_in_relay(&["keel", "lab", "relay", "--config"])?.arg(&config).spawn()?;
+//! lab.register_process(relay.id(), "relay")?;
+//! // Later, from any process:
+//! let lab = Lab::open("keel")?;
+//! lab.fail_link("NYCM->CHIN")?;
+//! lab.restore_link("NYCM->CHIN")?;
+//! Lab::down("keel")?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod cmd;
 pub mod error;
