@@ -84,7 +84,7 @@ pub struct EndStatus {
     pub present: bool,
     /// Administratively up (`UP` flag).
     pub admin_up: bool,
-    /// Carrier (`LOWER_UP`): the peer end is up too.
+    /// Carrier (`LOWER_UP`); on a veth, the peer end is up too.
     pub lower_up: bool,
     pub rx_packets: u64,
     pub tx_packets: u64,
@@ -358,9 +358,9 @@ struct IpLink {
 }
 
 impl Lab {
-    /// Creates the lab: namespaces, veths (up, no addresses), sysctls, link
-    /// shaping and the host interfaces. On failure whatever was created is
-    /// removed again.
+    /// Creates the lab: namespaces, link interfaces (up, no addresses),
+    /// sysctls, link shaping and the host interfaces. On failure whatever was
+    /// created is removed again.
     pub fn up(plan: &LabPlan) -> Result<Lab> {
         let name = plan.name().to_string();
         let existing = namespaces_with_prefix(&plan.prefix())?;
@@ -379,9 +379,15 @@ impl Lab {
                 path: state_path,
             });
         }
+        let mut namespaces: Vec<String> =
+            plan.sites().iter().map(|s| s.namespace.clone()).collect();
+        if plan.options().links == LinkMode::Relay {
+            namespaces.push(plan.wire_namespace());
+            namespaces.push(plan.relay_namespace());
+        }
         let mut state = LabState {
             lab: name.clone(),
-            namespaces: plan.sites().iter().map(|s| s.namespace.clone()).collect(),
+            namespaces,
             interfaces: plan
                 .pairs()
                 .iter()
@@ -640,6 +646,10 @@ impl Lab {
     /// Records a process that belongs to the lab (an agent, a probe) in the
     /// state file, so that [`Lab::down`] kills it even from another process.
     pub fn register_process(&mut self, pid: u32, what: &str) -> Result<()> {
+        // Another handle (another process) may have registered some since.
+        if let Some(on_disk) = read_state(&self.state_path)? {
+            self.state.processes = on_disk.processes;
+        }
         let start_ticks = proc_stat(pid).map(|(_, start)| start);
         self.state.processes.push(ProcessRecord {
             pid,
