@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::{Invocation, run_all};
 use crate::error::{LabError, Result};
-use crate::plan::{HOST_INTERFACE, HOST_PEER_INTERFACE, LabPlan, namespace_prefix, validate_name};
+use crate::plan::{
+    HOST_INTERFACE, HOST_PEER_INTERFACE, LabPlan, LinkMode, namespace_prefix, validate_name,
+};
+use crate::relay::{RELAY_ADDRESS, RelayConfig, RelayLeg, VXLAN_PORT, WIRE_ADDRESS};
 
 /// Where each lab keeps its state file (`<root>/<lab>/state.json`).
 pub const STATE_ROOT: &str = "/run/keel-lab";
@@ -28,6 +31,8 @@ pub enum Shaping {
     Netem,
     /// tbf: rate only (no delay emulation on this kernel, or none asked for).
     Tbf,
+    /// The user-space relay ([`LinkMode::Relay`]): latency and rate.
+    Relay,
 }
 
 /// A process started for the lab, killed by [`Lab::down`].
@@ -79,7 +84,7 @@ pub struct EndStatus {
     pub present: bool,
     /// Administratively up (`UP` flag).
     pub admin_up: bool,
-    /// Carrier (`LOWER_UP`): the peer end is up too.
+    /// Carrier (`LOWER_UP`); on a veth, the peer end is up too.
     pub lower_up: bool,
     pub rx_packets: u64,
     pub tx_packets: u64,
@@ -106,6 +111,9 @@ pub struct LabStatus {
     pub lab: String,
     pub namespaces: Vec<NamespaceStatus>,
     pub links: Vec<LinkStatus>,
+    /// Relay mode: whether a process runs in the relay namespace (without
+    /// it no link passes traffic). `None` with veth links.
+    pub relay_running: Option<bool>,
 }
 
 /// A lab that is up on this machine. Dropping it leaves the lab running; take
@@ -124,6 +132,35 @@ pub fn state_dir(name: &str) -> PathBuf {
 
 fn state_path(name: &str) -> PathBuf {
     state_dir(name).join("state.json")
+}
+
+fn relay_config_path(name: &str) -> PathBuf {
+    state_dir(name).join("relay.json")
+}
+
+/// The relay's work: both directions of every link.
+fn relay_config(plan: &LabPlan) -> RelayConfig {
+    let mut legs = Vec::with_capacity(plan.pairs().len() * 2);
+    for pair in plan.pairs() {
+        for (e, end) in pair.ends.iter().enumerate() {
+            legs.push(RelayLeg {
+                vni_in: LabPlan::vni(pair.index, e),
+                vni_out: LabPlan::vni(pair.index, 1 - e),
+                latency_ms: if plan.options().delay {
+                    end.latency_ms
+                } else {
+                    0.0
+                },
+                rate_bps: end.rate_bps,
+            });
+        }
+    }
+    RelayConfig {
+        lab: plan.name().to_string(),
+        listen: std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, VXLAN_PORT, 0, 0),
+        forward_to: std::net::SocketAddrV6::new(WIRE_ADDRESS, VXLAN_PORT, 0, 0),
+        legs,
+    }
 }
 
 fn write_state(path: &Path, state: &LabState) -> Result<()> {
@@ -285,7 +322,8 @@ fn qdisc_line(ifname: &str, shaping: Shaping, rate_bps: f64, latency_ms: f64) ->
                 format!("qdisc replace dev {ifname} root netem rate {rate}bit limit {limit}\n")
             }
         }
-        Shaping::Tbf => {
+        // Relay links are paced by the relay and never get a qdisc line.
+        Shaping::Tbf | Shaping::Relay => {
             // Burst: 4 ms at line rate, but never under a few full frames.
             let burst = ((rate_bps / 8.0 * 0.004) as u64).max(4 * 1514);
             format!(
@@ -320,9 +358,9 @@ struct IpLink {
 }
 
 impl Lab {
-    /// Creates the lab: namespaces, veths (up, no addresses), sysctls, link
-    /// shaping and the host interfaces. On failure whatever was created is
-    /// removed again.
+    /// Creates the lab: namespaces, link interfaces (up, no addresses),
+    /// sysctls, link shaping and the host interfaces. On failure whatever was
+    /// created is removed again.
     pub fn up(plan: &LabPlan) -> Result<Lab> {
         let name = plan.name().to_string();
         let existing = namespaces_with_prefix(&plan.prefix())?;
@@ -341,9 +379,15 @@ impl Lab {
                 path: state_path,
             });
         }
+        let mut namespaces: Vec<String> =
+            plan.sites().iter().map(|s| s.namespace.clone()).collect();
+        if plan.options().links == LinkMode::Relay {
+            namespaces.push(plan.wire_namespace());
+            namespaces.push(plan.relay_namespace());
+        }
         let mut state = LabState {
             lab: name.clone(),
-            namespaces: plan.sites().iter().map(|s| s.namespace.clone()).collect(),
+            namespaces,
             interfaces: plan
                 .pairs()
                 .iter()
@@ -438,9 +482,31 @@ impl Lab {
     pub fn shaping(&self) -> Option<Shaping> {
         self.state.shaping
     }
-    /// Whether link latencies are emulated (netem present and asked for).
+    /// Whether link latencies are emulated (asked for, and netem present or
+    /// links through the relay).
     pub fn delay_emulated(&self) -> bool {
-        self.state.shaping == Some(Shaping::Netem) && self.plan.options().delay
+        matches!(self.state.shaping, Some(Shaping::Netem | Shaping::Relay))
+            && self.plan.options().delay
+    }
+
+    /// In relay mode, the relay's configuration file (written by `up`).
+    pub fn relay_config_path(&self) -> Option<PathBuf> {
+        (self.plan.options().links == LinkMode::Relay).then(|| relay_config_path(self.name()))
+    }
+
+    /// In relay mode, a command running `args` in the relay namespace; the
+    /// caller starts the relay with it and registers the process.
+    pub fn exec_in_relay<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Command> {
+        if self.plan.options().links != LinkMode::Relay {
+            return Err(LabError::InvalidOptions(format!(
+                "lab {:?} has veth links, no relay",
+                self.name()
+            )));
+        }
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.plan.relay_namespace()])
+            .args(args);
+        Ok(cmd)
     }
 
     fn set_link(&self, link: &str, state: &str) -> Result<()> {
@@ -558,16 +624,32 @@ impl Lab {
                 }
             })
             .collect();
+        let relay_running = if self.plan.options().links == LinkMode::Relay {
+            let ns = self.plan.relay_namespace();
+            let running = is_present(&ns)
+                && !Invocation::new("ip", ["netns", "pids", &ns])
+                    .run()?
+                    .trim()
+                    .is_empty();
+            Some(running)
+        } else {
+            None
+        };
         Ok(LabStatus {
             lab: self.name().to_string(),
             namespaces,
             links,
+            relay_running,
         })
     }
 
     /// Records a process that belongs to the lab (an agent, a probe) in the
     /// state file, so that [`Lab::down`] kills it even from another process.
     pub fn register_process(&mut self, pid: u32, what: &str) -> Result<()> {
+        // Another handle (another process) may have registered some since.
+        if let Some(on_disk) = read_state(&self.state_path)? {
+            self.state.processes = on_disk.processes;
+        }
         let start_ticks = proc_stat(pid).map(|(_, start)| start);
         self.state.processes.push(ProcessRecord {
             pid,
@@ -655,14 +737,64 @@ impl Lab {
     }
 }
 
+/// Relay mode: the underlay between the wire and relay namespaces, and per
+/// link end a VXLAN device in the site's namespace whose tunnel lives in the
+/// wire namespace.
+fn build_tunnels(plan: &LabPlan) -> Result<()> {
+    let (wire, relay_ns) = (plan.wire_namespace(), plan.relay_namespace());
+    let mut w =
+        format!("link set lo up\naddress add {WIRE_ADDRESS}/64 dev kw nodad\nlink set kw up\n");
+    for pair in plan.pairs() {
+        for (e, end) in pair.ends.iter().enumerate() {
+            // Made from the wire namespace straight into the site's: the
+            // tunnel socket stays in the namespace that asked.
+            w.push_str(&format!(
+                "link add {ifname} netns {ns} mtu 1500 type vxlan id {vni} local {WIRE_ADDRESS} remote {RELAY_ADDRESS} dstport {VXLAN_PORT} nolearning\n",
+                ifname = pair.ifname,
+                ns = plan.sites()[end.site].namespace,
+                vni = LabPlan::vni(pair.index, e)
+            ));
+        }
+    }
+    let r =
+        format!("link set lo up\naddress add {RELAY_ADDRESS}/64 dev kr nodad\nlink set kr up\n");
+    run_all(
+        &[
+            Invocation::new("ip", ["-n", &wire, "-batch", "-"]).with_stdin(w),
+            Invocation::new("ip", ["-n", &relay_ns, "-batch", "-"]).with_stdin(r),
+        ],
+        2,
+    )?;
+    // Locally sent UDP/TCP leaves a site with its checksum still to be filled
+    // in (offload); veths pass that on, so the relay would hand the frame back
+    // unfinished and the receiver drop it. Without tx checksum offload on the
+    // underlay, the kernel completes every checksum before the tunnel leaves
+    // the wire namespace.
+    Invocation::new(
+        "ip",
+        ["netns", "exec", &wire, "ethtool", "-K", "kw", "tx", "off"],
+    )
+    .run()?;
+    Ok(())
+}
+
 /// Creates the lab's kernel objects; returns how links are shaped.
 fn build(plan: &LabPlan) -> Result<Shaping> {
     let sites = plan.sites();
     // Everything is created from the root namespace straight into the target
     // namespaces, so no interface name ever exists in the root namespace.
+    let relay = plan.options().links == LinkMode::Relay;
+    let (wire, relay_ns) = (plan.wire_namespace(), plan.relay_namespace());
     let mut root = String::new();
     for s in sites {
         root.push_str(&format!("netns add {}\n", s.namespace));
+    }
+    if relay {
+        root.push_str(&format!("netns add {wire}\nnetns add {relay_ns}\n"));
+        // Jumbo underlay: the tunnelled 1500-byte frames fit unfragmented.
+        root.push_str(&format!(
+            "link add kw netns {wire} mtu 9000 type veth peer name kr netns {relay_ns} mtu 9000\n"
+        ));
     }
     for s in sites {
         root.push_str(&format!(
@@ -670,7 +802,7 @@ fn build(plan: &LabPlan) -> Result<Shaping> {
             ns = s.namespace
         ));
     }
-    for p in plan.pairs() {
+    for p in plan.pairs().iter().filter(|_| !relay) {
         root.push_str(&format!(
             "link add {ifname} netns {a} type veth peer name {ifname} netns {b}\n",
             ifname = p.ifname,
@@ -681,6 +813,9 @@ fn build(plan: &LabPlan) -> Result<Shaping> {
     Invocation::new("ip", ["-batch", "-"])
         .with_stdin(root)
         .run()?;
+    if relay {
+        build_tunnels(plan)?;
+    }
 
     // Interfaces of each namespace.
     let mut ifaces: Vec<Vec<(&str, f64, f64)>> = (0..sites.len()).map(|_| Vec::new()).collect();
@@ -720,6 +855,16 @@ fn build(plan: &LabPlan) -> Result<Shaping> {
         .collect();
     run_all(&links, PARALLEL)?;
 
+    if relay {
+        let config = relay_config(plan);
+        let path = relay_config_path(plan.name());
+        let json = serde_json::to_string_pretty(&config).map_err(|source| LabError::State {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::write(&path, json + "\n").map_err(|e| LabError::io(&path, e))?;
+        return Ok(Shaping::Relay);
+    }
     let shaping = match sites.first() {
         Some(s) if plan.options().delay && netem_available(&s.namespace)? => Shaping::Netem,
         Some(_) if plan.options().delay => {

@@ -31,9 +31,26 @@ pub struct LabOptions {
     pub name: String,
     /// Lab rate of a link = capacity × scale, at least [`MIN_RATE_BPS`].
     pub capacity_scale: f64,
-    /// Emulate each link's latency (needs the kernel's netem qdisc; without
-    /// it the lab still shapes the rate and reports the delay as missing).
+    /// Emulate each link's latency (with veth links this needs the kernel's
+    /// netem qdisc; without it the lab still shapes the rate and reports the
+    /// delay as missing: use [`LinkMode::Relay`]).
     pub delay: bool,
+    /// How links are made.
+    pub links: LinkMode,
+}
+
+/// How the lab makes its links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkMode {
+    /// A veth pair per link, shaped by netem (latency and rate) where the
+    /// kernel has it, else by tbf (rate only). Works as soon as the lab is up.
+    #[default]
+    Veth,
+    /// A VXLAN device per link end, tunnelled through a user-space relay that
+    /// emulates latency and rate ([`crate::relay`]). Passes traffic only
+    /// while the relay process runs.
+    Relay,
 }
 
 impl Default for LabOptions {
@@ -42,6 +59,7 @@ impl Default for LabOptions {
             name: "keel".to_string(),
             capacity_scale: 1e-3,
             delay: true,
+            links: LinkMode::Veth,
         }
     }
 }
@@ -184,7 +202,12 @@ fn sanitize(id: &str) -> String {
         })
         .take(64)
         .collect();
-    if s.is_empty() { "_".to_string() } else { s }
+    // A leading dot is kept for the lab's own namespaces (`.wire`, `.relay`).
+    match s.strip_prefix('.') {
+        _ if s.is_empty() => "_".to_string(),
+        Some(rest) => format!("_{rest}"),
+        None => s,
+    }
 }
 
 fn lab_rate(capacity_bps: f64, scale: f64) -> f64 {
@@ -302,6 +325,18 @@ impl LabPlan {
     }
     pub fn sites(&self) -> &[SitePlan] {
         &self.sites
+    }
+    /// In relay mode: the namespace holding every link's tunnel endpoints.
+    pub fn wire_namespace(&self) -> String {
+        format!("{}.wire", self.prefix())
+    }
+    /// In relay mode: the namespace of the relay process.
+    pub fn relay_namespace(&self) -> String {
+        format!("{}.relay", self.prefix())
+    }
+    /// In relay mode: the VNI of end `end` (0 or 1) of pair `p`.
+    pub fn vni(p: u16, end: usize) -> u32 {
+        2 * u32::from(p) + 1 + u32::from(end == 1)
     }
     pub fn pairs(&self) -> &[PairPlan] {
         &self.pairs

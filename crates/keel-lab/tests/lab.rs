@@ -8,13 +8,15 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{Guard, add_link_addresses, ip, ping_rtt, plan, run, scratch, skip_unless_root};
-use keel_lab::{Lab, ProbeReport, Shaping, namespaces_with_prefix, probe};
+use keel_lab::{Lab, LinkMode, ProbeReport, Shaping, namespaces_with_prefix, probe};
 
 /// Role and files of the probe helper below (the probe runs as a subprocess
 /// inside a site's namespace: this test binary, re-executed).
 const ROLE: &str = "KEEL_LAB_TEST_PROBE_ROLE";
 const OUT: &str = "KEEL_LAB_TEST_PROBE_OUT";
 const ADDR: &str = "KEEL_LAB_TEST_PROBE_ADDR";
+/// What the TCP check sends.
+const TCP_BYTES: usize = 1 << 20;
 
 #[derive(serde::Deserialize)]
 struct Qdisc {
@@ -49,6 +51,7 @@ fn abilene_up_status_and_down() {
     let status = lab.status().expect("status");
     assert!(status.namespaces.iter().all(|n| n.present));
     assert_eq!(status.links.len(), 14);
+    assert_eq!(status.relay_running, None);
     for l in &status.links {
         assert!(l.up, "{} not up: {:?}", l.ifname, l.ends);
         assert_eq!(l.links.len(), 2, "Abilene links are bidirectional");
@@ -92,7 +95,7 @@ fn abilene_up_status_and_down() {
                         "{delay} s vs {want} s"
                     );
                 }
-                None => panic!("shaping unknown after up"),
+                other => panic!("veth links shaped by {other:?}"),
             }
         }
     }
@@ -241,11 +244,45 @@ fn probe_helper() {
         return;
     };
     let out = std::env::var(OUT).expect("output path");
+    if role == "relay" {
+        // Until `down` kills it; bounded in case a test leaks it.
+        let config =
+            keel_lab::relay::RelayConfig::read(std::path::Path::new(&out)).expect("relay config");
+        keel_lab::relay::run(&config, Some(Duration::from_secs(300))).expect("relay");
+        return;
+    }
     let addr: SocketAddrV6 = std::env::var(ADDR)
         .expect("address")
         .parse()
         .expect("address");
     let json = match role.as_str() {
+        // TCP through the lab (checksums, segmentation): bytes received.
+        "tcp-server" => {
+            use std::io::Read;
+            let listener = std::net::TcpListener::bind(addr).expect("listen");
+            std::fs::write(format!("{out}.ready"), "").expect("ready file");
+            let (mut conn, _) = listener.accept().expect("accept");
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            let mut total = 0u64;
+            let mut buf = [0u8; 65536];
+            loop {
+                match conn.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => total += n as u64,
+                    Err(e) => panic!("read: {e}"),
+                }
+            }
+            serde_json::to_string(&total)
+        }
+        "tcp-client" => {
+            use std::io::Write;
+            let mut conn =
+                std::net::TcpStream::connect_timeout(&addr.into(), Duration::from_secs(10))
+                    .expect("connect");
+            conn.write_all(&vec![0x5a; TCP_BYTES]).expect("write");
+            serde_json::to_string(&TCP_BYTES)
+        }
         "recv" => {
             let rx = probe::Receiver::bind(addr).expect("bind");
             std::fs::write(format!("{out}.ready"), "").expect("ready file");
@@ -292,10 +329,33 @@ fn spawn_probe(
 
 /// 1000 packets at 500/s from one end of a link to the other; the link fails
 /// for `outage` in the middle when given.
-fn probe_over_link(tag: &str, outage: Option<Duration>) -> ProbeReport {
-    let plan = plan(tag);
+/// Starts the relay of a relay-mode lab (this binary, as the helper above).
+fn start_relay(lab: &mut Lab) -> Child {
+    let exe = std::env::current_exe().expect("test binary");
+    let exe = exe.to_str().expect("utf-8 path");
+    let config = lab.relay_config_path().expect("relay mode");
+    let relay = lab
+        .exec_in_relay(&[exe, "--exact", "probe_helper", "--test-threads=1"])
+        .expect("relay")
+        .env(ROLE, "relay")
+        .env(OUT, &config)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn relay");
+    lab.register_process(relay.id(), "relay").expect("register");
+    relay
+}
+
+fn probe_over_link(tag: &str, outage: Option<Duration>, links: LinkMode) -> ProbeReport {
+    let options = keel_lab::LabOptions {
+        name: common::lab_name(tag),
+        links,
+        ..keel_lab::LabOptions::default()
+    };
+    let plan = keel_lab::LabPlan::new(&common::abilene(), options).expect("plan");
     let _guard = Guard(plan.name().to_string());
     let mut lab = Lab::up(&plan).expect("lab up");
+    let mut relay = (links == LinkMode::Relay).then(|| start_relay(&mut lab));
     let pair = plan.pairs()[1].clone();
     let (a, b) = (
         plan.sites()[pair.ends[0].site].id.clone(),
@@ -306,7 +366,9 @@ fn probe_over_link(tag: &str, outage: Option<Duration>) -> ProbeReport {
     // Neighbour discovery first, so that the run starts on a warm link.
     if common::have_ping() {
         let peer = pair.ends[1].address.to_string();
-        assert!(ping_rtt(&lab, &a, &peer, Duration::from_secs(5)).is_some());
+        assert!(ping_rtt(&lab, &a, &peer, Duration::from_secs(10)).is_some());
+    } else {
+        std::thread::sleep(Duration::from_secs(1));
     }
 
     let dir = scratch(tag);
@@ -344,6 +406,10 @@ fn probe_over_link(tag: &str, outage: Option<Duration>) -> ProbeReport {
     assert!(report.end_received);
     assert_eq!(report.received + report.lost, 1000);
     let _ = std::fs::remove_dir_all(&dir);
+    Lab::down(plan.name()).expect("down");
+    if let Some(r) = relay.as_mut() {
+        assert!(r.wait().is_ok());
+    }
     report
 }
 
@@ -352,7 +418,7 @@ fn probe_without_failure_loses_nothing() {
     if skip_unless_root() {
         return;
     }
-    let report = probe_over_link("n", None);
+    let report = probe_over_link("n", None, LinkMode::Veth);
     assert_eq!(report.lost, 0);
     assert!(report.loss_windows.is_empty());
     assert_eq!(report.duplicates, 0);
@@ -363,7 +429,7 @@ fn probe_sees_a_200ms_link_failure() {
     if skip_unless_root() {
         return;
     }
-    let report = probe_over_link("f", Some(Duration::from_millis(200)));
+    let report = probe_over_link("f", Some(Duration::from_millis(200)), LinkMode::Veth);
     assert!(report.lost > 0);
     let window: f64 = report.loss_windows.iter().map(|w| w.2).fold(0.0, f64::max);
     assert!(
@@ -400,7 +466,8 @@ fn unknown_names_are_errors() {
 }
 
 /// A large lab from a file, timed: `KEEL_LAB_TEST_TOPOLOGY=path/Kdl.json
-/// cargo test -p keel-lab --test lab -- --ignored --nocapture large_topology`.
+/// cargo test -p keel-lab --test lab -- --ignored --nocapture large_topology`
+/// (`KEEL_LAB_TEST_LINKS=relay` for relay links; the relay is not started).
 #[test]
 #[ignore = "large: needs KEEL_LAB_TEST_TOPOLOGY and a minute"]
 fn large_topology_up_and_down() {
@@ -417,8 +484,13 @@ fn large_topology_up_and_down() {
     };
     let topo =
         keel_formats::read_topology(std::path::Path::new(&path), None, &opts).expect("topology");
+    let links = match std::env::var("KEEL_LAB_TEST_LINKS").as_deref() {
+        Ok("relay") => LinkMode::Relay,
+        _ => LinkMode::Veth,
+    };
     let options = keel_lab::LabOptions {
         name: common::lab_name("L"),
+        links,
         ..keel_lab::LabOptions::default()
     };
     let plan = keel_lab::LabPlan::new(&topo, options).expect("plan");
@@ -441,4 +513,125 @@ fn large_topology_up_and_down() {
         status_time.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn relay_links_emulate_latency() {
+    if skip_unless_root() {
+        return;
+    }
+    if !common::have_ping() {
+        eprintln!("SKIP: needs ping (iputils-ping)");
+        return;
+    }
+    let options = keel_lab::LabOptions {
+        name: common::lab_name("r"),
+        links: keel_lab::LinkMode::Relay,
+        ..keel_lab::LabOptions::default()
+    };
+    let plan = keel_lab::LabPlan::new(&common::abilene(), options).expect("plan");
+    let _guard = Guard(plan.name().to_string());
+    let mut lab = Lab::up(&plan).expect("lab up");
+    assert_eq!(lab.shaping(), Some(Shaping::Relay));
+    assert!(lab.delay_emulated());
+    assert_eq!(
+        namespaces_with_prefix(&plan.prefix()).expect("list").len(),
+        13
+    );
+
+    assert_eq!(lab.status().expect("status").relay_running, Some(false));
+    let mut relay = start_relay(&mut lab);
+
+    // The longest Abilene link, so that its latency stands out.
+    let pair = plan
+        .pairs()
+        .iter()
+        .max_by(|x, y| x.ends[0].latency_ms.total_cmp(&y.ends[0].latency_ms))
+        .expect("pairs")
+        .clone();
+    let (a, b) = (
+        &plan.sites()[pair.ends[0].site].id,
+        &plan.sites()[pair.ends[1].site].id,
+    );
+    add_link_addresses(&lab, a);
+    add_link_addresses(&lab, b);
+    let peer = pair.ends[1].address.to_string();
+    let link = pair.links().next().expect("a link").to_string();
+    // The first pings may wait for the relay to start and for neighbour discovery.
+    ping_rtt(&lab, a, &peer, Duration::from_secs(10)).expect("ping through the relay");
+    let rtt = ping_rtt(&lab, a, &peer, Duration::ZERO).expect("ping through the relay");
+    let one_way = pair.ends[0].latency_ms;
+    eprintln!("{link}: RTT {rtt} ms, latency {one_way} ms each way");
+    assert!(
+        rtt >= one_way,
+        "RTT {rtt} ms below the one-way latency {one_way} ms"
+    );
+    // Loose upper bound: the relay adds scheduling noise, not whole latencies.
+    assert!(rtt < 4.0 * one_way + 50.0, "RTT {rtt} ms");
+
+    lab.fail_link(&link).expect("fail");
+    assert!(
+        ping_rtt(&lab, a, &peer, Duration::ZERO).is_none(),
+        "ping over a failed link"
+    );
+    lab.restore_link(&link).expect("restore");
+    assert!(
+        ping_rtt(&lab, a, &peer, Duration::from_secs(5)).is_some(),
+        "ping after restore"
+    );
+    // A megabyte of TCP across the link: checksums and segmentation survive
+    // the tunnel.
+    let dir = scratch("r");
+    let (srv_out, cli_out) = (dir.join("server.json"), dir.join("client.json"));
+    let dst = SocketAddrV6::new(pair.ends[1].address, 47_002, 0, 0);
+    let mut server = spawn_probe(&mut lab, b, "tcp-server", dst, &srv_out);
+    let ready = srv_out.with_extension("json.ready");
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "server never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut client = spawn_probe(&mut lab, a, "tcp-client", dst, &cli_out);
+    assert!(
+        client.wait().expect("client").success(),
+        "TCP client failed"
+    );
+    assert!(
+        server.wait().expect("server").success(),
+        "TCP server failed"
+    );
+    let got: u64 = serde_json::from_str(&std::fs::read_to_string(&srv_out).expect("server report"))
+        .expect("json");
+    assert_eq!(got, TCP_BYTES as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let status = lab.status().expect("status");
+    assert_eq!(status.relay_running, Some(true));
+    assert!(status.links.iter().all(|l| l.up));
+
+    drop(lab);
+    let report = Lab::down(plan.name()).expect("down");
+    assert_eq!(report.namespaces_removed.len(), 13);
+    assert!(report.processes_killed.contains(&relay.id()));
+    assert!(relay.wait().is_ok());
+}
+
+#[test]
+fn probe_through_the_relay_sees_a_200ms_link_failure() {
+    if skip_unless_root() {
+        return;
+    }
+    let report = probe_over_link("g", Some(Duration::from_millis(200)), LinkMode::Relay);
+    assert!(report.lost > 0);
+    let window: f64 = report.loss_windows.iter().map(|w| w.2).fold(0.0, f64::max);
+    assert!(
+        (100.0..=2000.0).contains(&window),
+        "loss window {window} ms"
+    );
+    // One-way delay through the relay is at least the link's latency.
+    let min_delay = report.delay_min_ms.expect("arrivals");
+    assert!(min_delay > 1.0, "one-way delay {min_delay} ms");
 }
