@@ -258,7 +258,10 @@ impl Tally {
 
 fn probe_io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
     let what = what.into();
-    move |source| LabError::ProbeIo { what, source }
+    move |source| LabError::Socket {
+        what: format!("probe: {what}"),
+        source,
+    }
 }
 
 /// An unconnected UDP socket on any address (so that ICMP errors do not
