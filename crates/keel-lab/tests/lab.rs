@@ -517,7 +517,7 @@ fn large_topology_up_and_down() {
 
 #[test]
 fn relay_links_emulate_latency() {
-    if skip_unless_root() {
+    if skip_unless_root() || common::skip_unless_ethtool() {
         return;
     }
     if !common::have_ping() {
@@ -621,7 +621,7 @@ fn relay_links_emulate_latency() {
 
 #[test]
 fn probe_through_the_relay_sees_a_200ms_link_failure() {
-    if skip_unless_root() {
+    if skip_unless_root() || common::skip_unless_ethtool() {
         return;
     }
     let report = probe_over_link("g", Some(Duration::from_millis(200)), LinkMode::Relay);
