@@ -246,11 +246,13 @@ impl LabPlan {
             // Sanitising can merge ids ("a b", "a_b"): disambiguate by site number.
             let base = sanitize(&site.id);
             let mut slug = base.clone();
+            let mut attempt = 0u32;
             while !taken.insert(slug.clone()) {
-                slug = format!("{base}-{number}");
-                if taken.contains(&slug) {
-                    slug = format!("{base}-{number}-{}", taken.len());
-                }
+                slug = match attempt {
+                    0 => format!("{base}-{number}"),
+                    k => format!("{base}-{number}-{k}"),
+                };
+                attempt += 1;
             }
             by_site.insert(site.id.clone(), sites.len());
             sites.push(SitePlan {
@@ -504,6 +506,27 @@ mod tests {
         assert_eq!(
             plan.site("B_b").expect("site").host_address,
             "fd00:0:3::1".parse::<Ipv6Addr>().expect("ip")
+        );
+    }
+
+    #[test]
+    fn sanitised_names_stay_unique() {
+        let mut b = TopologyBuilder::new("t");
+        for id in ["a b", "a_b", "a_b-2", "a/b", ".hidden"] {
+            b.add_site(Site::new(id)).expect("site");
+        }
+        let plan =
+            LabPlan::new(&b.build().expect("topology"), LabOptions::default()).expect("plan");
+        let ns: Vec<_> = plan.sites().iter().map(|s| s.namespace.as_str()).collect();
+        assert_eq!(
+            ns,
+            [
+                "kl-keel-a_b",
+                "kl-keel-a_b-2",
+                "kl-keel-a_b-2-3",
+                "kl-keel-a_b-4",
+                "kl-keel-_hidden"
+            ]
         );
     }
 
