@@ -286,6 +286,31 @@ fn sysctl_invocation(ns: &str, ifaces: &[&str]) -> Invocation {
     Invocation::new("ip", args)
 }
 
+/// Whether this kernel has the netem qdisc (veth links can then emulate
+/// latency; otherwise use [`LinkMode::Relay`]). Tried in a scratch namespace
+/// `kl-nc<pid>x<k>-check`, removed again. Needs root.
+pub fn netem_supported() -> Result<bool> {
+    // Unique per call, so that threads of one process never share it.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let lab = format!("nc{}x{k}", std::process::id());
+    let ns = format!("{}check", namespace_prefix(&lab));
+    Invocation::new("ip", ["netns", "add", &ns]).run()?;
+    let tried = Invocation::new(
+        "tc",
+        [
+            "-n", &ns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+        ],
+    )
+    .run();
+    Lab::down(&lab)?;
+    match tried {
+        Ok(_) => Ok(true),
+        Err(LabError::Command { stderr, .. }) if stderr.contains("unknown") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether the kernel has netem, tried on a namespace's spare interface.
 fn netem_available(ns: &str) -> Result<bool> {
     let add = Invocation::new(

@@ -49,7 +49,7 @@ pub mod relay;
 pub use error::{LabError, Result};
 pub use lab::{
     DownReport, EndStatus, Lab, LabState, LabStatus, LinkStatus, NamespaceStatus, ProcessRecord,
-    STATE_ROOT, Shaping, namespaces_with_prefix, state_dir,
+    STATE_ROOT, Shaping, namespaces_with_prefix, netem_supported, state_dir,
 };
 pub use plan::{
     EndPlan, HOST_INTERFACE, HOST_PEER_INTERFACE, InterfaceMapFile, LabOptions, LabPlan,

@@ -463,6 +463,14 @@ fn unknown_names_are_errors() {
     assert_eq!(opened.plan(), &plan);
     assert!(Lab::open("nosuchlab").is_err());
     assert!(Lab::down("bad-name").is_err());
+    // Veth labs emulate latency exactly when the kernel has netem.
+    let netem = keel_lab::netem_supported().expect("netem check");
+    assert_eq!(netem, lab.shaping() == Some(Shaping::Netem));
+    assert!(
+        namespaces_with_prefix(&format!("kl-nc{}x", std::process::id()))
+            .expect("list")
+            .is_empty()
+    );
 }
 
 /// A large lab from a file, timed: `KEEL_LAB_TEST_TOPOLOGY=path/Kdl.json
