@@ -55,8 +55,7 @@ pub use lab::{
     STATE_ROOT, Shaping, namespaces_with_prefix, netem_supported, state_dir,
 };
 pub use plan::{
-    EndPlan, HOST_INTERFACE, HOST_PEER_INTERFACE, InterfaceMapFile, LabOptions, LabPlan,
-    LinkAddress, LinkMode, MIN_RATE_BPS, NAMESPACE_PREFIX, PairPlan, SitePlan, namespace_prefix,
-    validate_name,
+    EndPlan, HOST_INTERFACE, HOST_PEER_INTERFACE, LabOptions, LabPlan, LinkAddress, LinkMode,
+    MIN_RATE_BPS, NAMESPACE_PREFIX, PairPlan, SitePlan, namespace_prefix, validate_name,
 };
 pub use probe::{ProbeReport, Receiver, SendReport, Tally};
