@@ -130,3 +130,35 @@ pub(crate) fn run_all(invocations: &[Invocation], parallel: usize) -> Result<Vec
         None => Ok(outputs),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_errors_quote_the_failing_line() {
+        let inv = Invocation::new("ip", ["-batch", "-"])
+            .with_stdin("link show dev lo\nlink show dev kl-no-such-if0\n".to_string());
+        match inv.run() {
+            Err(LabError::Command {
+                command, stderr, ..
+            }) => {
+                assert_eq!(command, "ip -batch -");
+                assert!(
+                    stderr.contains("[batch line 2: link show dev kl-no-such-if0]"),
+                    "{stderr}"
+                );
+            }
+            Err(LabError::Spawn { .. }) => eprintln!("SKIP: no ip binary"),
+            other => panic!("expected a failed batch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_programs_are_spawn_errors() {
+        let inv = Invocation::new("keel-lab-no-such-program", ["x"]);
+        let err = inv.run().expect_err("no such program");
+        assert!(matches!(err, LabError::Spawn { .. }));
+        assert!(err.to_string().contains("keel-lab-no-such-program x"));
+    }
+}

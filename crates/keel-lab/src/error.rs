@@ -56,8 +56,9 @@ pub enum LabError {
     Leftovers { lab: String, left: String },
     #[error("probe: {0}")]
     ProbeParam(String),
-    #[error("probe: {what}: {source}")]
-    ProbeIo {
+    /// A socket operation of the probe or the relay failed.
+    #[error("{what}: {source}")]
+    Socket {
         what: String,
         #[source]
         source: io::Error,

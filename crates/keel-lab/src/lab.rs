@@ -234,26 +234,39 @@ fn alive(pid: u32, start_ticks: Option<u64>) -> bool {
     }
 }
 
-/// Terminates a process (TERM, then KILL after a grace period). Returns
-/// whether it was running. Never signals init or this process.
-fn kill_process(pid: u32, start_ticks: Option<u64>) -> bool {
-    if pid <= 1 || pid == std::process::id() || !alive(pid, start_ticks) {
-        return false;
-    }
-    let signal = |sig: &str| {
-        // An error means the process is already gone; nothing to report.
-        let _ = Invocation::new("kill", ["-s".to_string(), sig.to_string(), pid.to_string()]).run();
-    };
-    signal("TERM");
-    let deadline = Instant::now() + TERM_GRACE;
-    while Instant::now() < deadline {
-        if !alive(pid, start_ticks) {
-            return true;
+/// Terminates processes (TERM to all, then KILL to those still running
+/// after a grace period). Returns those that were running. Never signals
+/// init or this process; a pid whose start time differs was reused and is
+/// left alone.
+fn kill_processes(targets: &[(u32, Option<u64>)]) -> Vec<u32> {
+    let mut running: Vec<(u32, Option<u64>)> = Vec::new();
+    for &(pid, start) in targets {
+        if pid > 1
+            && pid != std::process::id()
+            && alive(pid, start)
+            && !running.iter().any(|r| r.0 == pid)
+        {
+            running.push((pid, start));
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    signal("KILL");
-    true
+    let killed: Vec<u32> = running.iter().map(|r| r.0).collect();
+    let signal = |sig: &str, pids: &[(u32, Option<u64>)]| {
+        if pids.is_empty() {
+            return;
+        }
+        let mut args = vec!["-s".to_string(), sig.to_string()];
+        args.extend(pids.iter().map(|p| p.0.to_string()));
+        // Fails when some process is already gone; the others still get it.
+        let _ = Invocation::new("kill", args).run();
+    };
+    signal("TERM", &running);
+    let deadline = Instant::now() + TERM_GRACE;
+    while !running.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        running.retain(|&(pid, start)| alive(pid, start));
+    }
+    signal("KILL", &running);
+    killed
 }
 
 fn sysctl_invocation(ns: &str, ifaces: &[&str]) -> Invocation {
@@ -271,6 +284,31 @@ fn sysctl_invocation(ns: &str, ifaces: &[&str]) -> Invocation {
         args.push(format!("net.ipv6.conf.{conf}.keep_addr_on_down=1"));
     }
     Invocation::new("ip", args)
+}
+
+/// Whether this kernel has the netem qdisc (veth links can then emulate
+/// latency; otherwise use [`LinkMode::Relay`]). Tried in a scratch namespace
+/// `kl-nc<pid>x<k>-check`, removed again. Needs root.
+pub fn netem_supported() -> Result<bool> {
+    // Unique per call, so that threads of one process never share it.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let lab = format!("nc{}x{k}", std::process::id());
+    let ns = format!("{}check", namespace_prefix(&lab));
+    Invocation::new("ip", ["netns", "add", &ns]).run()?;
+    let tried = Invocation::new(
+        "tc",
+        [
+            "-n", &ns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+        ],
+    )
+    .run();
+    Lab::down(&lab)?;
+    match tried {
+        Ok(_) => Ok(true),
+        Err(LabError::Command { stderr, .. }) if stderr.contains("unknown") => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether the kernel has netem, tried on a namespace's spare interface.
@@ -426,14 +464,18 @@ impl Lab {
     /// A handle on a lab that is already up (e.g. from another process).
     pub fn attach(plan: &LabPlan) -> Result<Lab> {
         let present = namespaces_with_prefix(&plan.prefix())?;
-        if let Some(missing) = plan
-            .sites()
-            .iter()
-            .find(|s| present.binary_search(&s.namespace).is_err())
+        let mut wanted: Vec<String> = plan.sites().iter().map(|s| s.namespace.clone()).collect();
+        if plan.options().links == LinkMode::Relay {
+            wanted.push(plan.wire_namespace());
+            wanted.push(plan.relay_namespace());
+        }
+        if let Some(missing) = wanted
+            .into_iter()
+            .find(|ns| present.binary_search(ns).is_err())
         {
             return Err(LabError::NotUp {
                 lab: plan.name().to_string(),
-                namespace: missing.namespace.clone(),
+                namespace: missing,
             });
         }
         let state_path = state_path(plan.name());
@@ -685,21 +727,22 @@ impl Lab {
                 None
             }
         };
-        for p in state.iter().flat_map(|s| &s.processes) {
-            if kill_process(p.pid, p.start_ticks) {
-                report.processes_killed.push(p.pid);
-            }
-        }
+        let mut targets: Vec<(u32, Option<u64>)> = state
+            .iter()
+            .flat_map(|s| &s.processes)
+            .map(|p| (p.pid, p.start_ticks))
+            .collect();
         let namespaces = namespaces_with_prefix(&prefix)?;
         // A process still inside a namespace keeps its interfaces alive.
         for ns in &namespaces {
             let out = Invocation::new("ip", ["netns", "pids", ns]).run()?;
-            for pid in out.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
-                if kill_process(pid, None) {
-                    report.processes_killed.push(pid);
-                }
-            }
+            targets.extend(
+                out.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok())
+                    .map(|pid| (pid, None)),
+            );
         }
+        report.processes_killed = kill_processes(&targets);
         if !namespaces.is_empty() {
             let batch: String = namespaces
                 .iter()
@@ -908,6 +951,26 @@ mod tests {
             qdisc_line("k3", Shaping::Netem, 10e6, 12.5),
             "qdisc replace dev k3 root netem delay 12500us rate 10000000bit limit 1407\n"
         );
+    }
+
+    #[test]
+    fn kills_only_the_process_it_recorded() {
+        let Ok(mut child) = Command::new("sleep").arg("30").spawn() else {
+            eprintln!("SKIP: no sleep binary");
+            return;
+        };
+        let pid = child.id();
+        let (_, start) = proc_stat(pid).expect("child stat");
+        // A different start time: the pid would belong to another process.
+        assert!(kill_processes(&[(pid, Some(start + 1))]).is_empty());
+        assert!(alive(pid, Some(start)));
+        assert_eq!(
+            kill_processes(&[(pid, Some(start)), (pid, None)]),
+            vec![pid]
+        );
+        let status = child.wait().expect("wait");
+        assert!(!status.success());
+        assert!(kill_processes(&[(pid, Some(start))]).is_empty());
     }
 
     #[test]

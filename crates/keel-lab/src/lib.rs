@@ -22,14 +22,17 @@
 //! # let topology: keel_model::Topology = unimplemented!();
 //! use keel_lab::{Lab, LabOptions, LabPlan, LinkMode};
 //!
-//! let plan = LabPlan::new(&topology, LabOptions { links: LinkMode::Relay, ..LabOptions::default() })?;
+//! // Latency needs netem for veth links; the relay works on any kernel.
+//! let links = if keel_lab::netem_supported()? { LinkMode::Veth } else { LinkMode::Relay };
+//! let plan = LabPlan::new(&topology, LabOptions { links, ..LabOptions::default() })?;
 //! plan.write_interface_maps(std::path::Path::new("/run/keel-lab/keel/maps"))?;
 //! let mut lab = Lab::up(&plan)?;
 //! // Relay links pass traffic once the relay runs (a CLI starts itself in
 //! // the relay namespace with `keel_lab::relay::run`).
-//! let config = lab.relay_config_path().expect("relay mode");
-//! let relay = lab.exec_in_relay(&["keel", "lab", "relay", "--config"])?.arg(&config).spawn()?;
-//! lab.register_process(relay.id(), "relay")?;
+//! if let Some(config) = lab.relay_config_path() {
+//!     let relay = lab.exec_in_relay(&["keel", "lab", "relay", "--config"])?.arg(&config).spawn()?;
+//!     lab.register_process(relay.id(), "relay")?;
+//! }
 //! // Later, from any process:
 //! let lab = Lab::open("keel")?;
 //! lab.fail_link("NYCM->CHIN")?;
@@ -49,11 +52,10 @@ pub mod relay;
 pub use error::{LabError, Result};
 pub use lab::{
     DownReport, EndStatus, Lab, LabState, LabStatus, LinkStatus, NamespaceStatus, ProcessRecord,
-    STATE_ROOT, Shaping, namespaces_with_prefix, state_dir,
+    STATE_ROOT, Shaping, namespaces_with_prefix, netem_supported, state_dir,
 };
 pub use plan::{
-    EndPlan, HOST_INTERFACE, HOST_PEER_INTERFACE, InterfaceMapFile, LabOptions, LabPlan,
-    LinkAddress, LinkMode, MIN_RATE_BPS, NAMESPACE_PREFIX, PairPlan, SitePlan, namespace_prefix,
-    validate_name,
+    EndPlan, HOST_INTERFACE, HOST_PEER_INTERFACE, LabOptions, LabPlan, LinkAddress, LinkMode,
+    MIN_RATE_BPS, NAMESPACE_PREFIX, PairPlan, SitePlan, namespace_prefix, validate_name,
 };
 pub use probe::{ProbeReport, Receiver, SendReport, Tally};

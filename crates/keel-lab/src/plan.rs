@@ -147,17 +147,6 @@ pub struct LinkAddress {
     pub peer_site: String,
 }
 
-/// What the agent of one site reads to map link ids to interfaces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InterfaceMapFile {
-    pub lab: String,
-    pub site: String,
-    pub namespace: String,
-    pub host_interface: String,
-    /// Link id (both directions) → interface name.
-    pub interfaces: BTreeMap<String, String>,
-}
-
 /// The full layout of a lab: deterministic for a topology and options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabPlan {
@@ -246,11 +235,13 @@ impl LabPlan {
             // Sanitising can merge ids ("a b", "a_b"): disambiguate by site number.
             let base = sanitize(&site.id);
             let mut slug = base.clone();
+            let mut attempt = 0u32;
             while !taken.insert(slug.clone()) {
-                slug = format!("{base}-{number}");
-                if taken.contains(&slug) {
-                    slug = format!("{base}-{number}-{}", taken.len());
-                }
+                slug = match attempt {
+                    0 => format!("{base}-{number}"),
+                    k => format!("{base}-{number}-{k}"),
+                };
+                attempt += 1;
             }
             by_site.insert(site.id.clone(), sites.len());
             sites.push(SitePlan {
@@ -375,17 +366,17 @@ impl LabPlan {
         })
     }
 
-    /// Link id → interface name at `site`, for the links in both directions
-    /// (the site's outgoing link and the link arriving on the same interface).
+    /// Link id → interface name at `site`, one entry per interface: the
+    /// site's outgoing link (its reverse arrives on the same interface), or
+    /// the arriving link where the topology has no link back. One id per
+    /// interface, so that the agent can also map an interface event back to
+    /// the link it carries.
     pub fn interface_map(&self, site: &str) -> Result<BTreeMap<String, String>> {
-        let s = self.site_index(site)?;
-        let mut map = BTreeMap::new();
-        for (pair, _) in self.ends_at(s) {
-            for link in pair.links() {
-                map.insert(link.to_string(), pair.ifname.clone());
-            }
-        }
-        Ok(map)
+        Ok(self
+            .link_addresses(site)?
+            .into_iter()
+            .map(|a| (a.link, a.ifname))
+            .collect())
     }
 
     /// The addresses an agent would put on the site's link interfaces.
@@ -411,25 +402,14 @@ impl LabPlan {
         Ok(out)
     }
 
-    /// The agent's view of one site.
-    pub fn interface_map_file(&self, site: &str) -> Result<InterfaceMapFile> {
-        let sp = self.site(site)?;
-        Ok(InterfaceMapFile {
-            lab: self.options.name.clone(),
-            site: sp.id.clone(),
-            namespace: sp.namespace.clone(),
-            host_interface: HOST_INTERFACE.to_string(),
-            interfaces: self.interface_map(site)?,
-        })
-    }
-
-    /// Writes `<dir>/<namespace>.json` ([`InterfaceMapFile`]) per site;
+    /// Writes each site's [`LabPlan::interface_map`] as the agent reads it,
+    /// a JSON object `{"A->B": "k0", ...}`, to `<dir>/<namespace>.json`;
     /// returns the paths in site order.
     pub fn write_interface_maps(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
         let mut paths = Vec::with_capacity(self.sites.len());
         for sp in &self.sites {
-            let file = self.interface_map_file(&sp.id)?;
+            let file = self.interface_map(&sp.id)?;
             let path = dir.join(format!("{}.json", sp.namespace));
             let json = serde_json::to_string_pretty(&file).map_err(|source| LabError::State {
                 path: path.clone(),
@@ -476,17 +456,19 @@ mod tests {
         // 0.1 G × 1e-3 is below the floor.
         assert_eq!(plan.pairs()[1].ends[0].rate_bps, MIN_RATE_BPS);
 
+        // One id per interface: the outgoing link, or the arriving one when
+        // there is no link back (k3, the parallel A->B b without a reverse).
         let map = plan.interface_map("B b").expect("map");
-        let expect: BTreeMap<String, String> =
-            [("A->B b", "k0"), ("B b->A", "k0"), ("B b->B_b", "k1")]
-                .into_iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect();
-        // Link ids are generated `src->dst`; the parallel one gets a suffix.
-        assert_eq!(map.get("A->B b"), expect.get("A->B b"));
+        assert_eq!(map.len(), 3);
         assert_eq!(map.get("B b->A"), Some(&"k0".to_string()));
+        assert_eq!(map.get("A->B b"), None);
         assert_eq!(map.get("B b->B_b"), Some(&"k1".to_string()));
         assert_eq!(map.values().filter(|v| *v == "k3").count(), 1);
+        let a = plan.interface_map("A").expect("map");
+        assert_eq!(a.get("A->B b"), Some(&"k0".to_string()));
+        assert_eq!(a.len(), 2);
+        let c = plan.interface_map("B_b").expect("map");
+        assert_eq!(c.get("B b->B_b"), Some(&"k1".to_string()));
 
         let addrs = plan.link_addresses("A").expect("addresses");
         let k0 = addrs.iter().find(|a| a.ifname == "k0").expect("k0");
@@ -508,6 +490,27 @@ mod tests {
     }
 
     #[test]
+    fn sanitised_names_stay_unique() {
+        let mut b = TopologyBuilder::new("t");
+        for id in ["a b", "a_b", "a_b-2", "a/b", ".hidden"] {
+            b.add_site(Site::new(id)).expect("site");
+        }
+        let plan =
+            LabPlan::new(&b.build().expect("topology"), LabOptions::default()).expect("plan");
+        let ns: Vec<_> = plan.sites().iter().map(|s| s.namespace.as_str()).collect();
+        assert_eq!(
+            ns,
+            [
+                "kl-keel-a_b",
+                "kl-keel-a_b-2",
+                "kl-keel-a_b-2-3",
+                "kl-keel-a_b-4",
+                "kl-keel-_hidden"
+            ]
+        );
+    }
+
+    #[test]
     fn rejects_bad_names() {
         for bad in ["", "a-b", "x/y", "seventeen_chars_x"] {
             let opts = LabOptions {
@@ -524,10 +527,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("keel-lab-maps-{}", std::process::id()));
         let paths = plan.write_interface_maps(&dir).expect("write");
         assert_eq!(paths.len(), 3);
+        assert!(paths[0].ends_with("kl-keel-A.json"));
         let text = std::fs::read_to_string(&paths[0]).expect("read");
-        let file: InterfaceMapFile = serde_json::from_str(&text).expect("json");
-        assert_eq!(file.namespace, "kl-keel-A");
-        assert_eq!(file.interfaces.len(), 3);
+        let file: BTreeMap<String, String> = serde_json::from_str(&text).expect("json");
+        assert_eq!(file, plan.interface_map("A").expect("map"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -117,7 +117,7 @@ pub struct RelayStats {
 pub fn run(config: &RelayConfig, until: Option<Duration>) -> Result<RelayStats> {
     let io = |what: &str| {
         let what = format!("relay: {what}");
-        move |source| LabError::ProbeIo { what, source }
+        move |source| LabError::Socket { what, source }
     };
     let socket = UdpSocket::bind(config.listen).map_err(io("bind"))?;
     let mut pacers: HashMap<u32, Pacer> = config

@@ -463,6 +463,14 @@ fn unknown_names_are_errors() {
     assert_eq!(opened.plan(), &plan);
     assert!(Lab::open("nosuchlab").is_err());
     assert!(Lab::down("bad-name").is_err());
+    // Veth labs emulate latency exactly when the kernel has netem.
+    let netem = keel_lab::netem_supported().expect("netem check");
+    assert_eq!(netem, lab.shaping() == Some(Shaping::Netem));
+    assert!(
+        namespaces_with_prefix(&format!("kl-nc{}x", std::process::id()))
+            .expect("list")
+            .is_empty()
+    );
 }
 
 /// A large lab from a file, timed: `KEEL_LAB_TEST_TOPOLOGY=path/Kdl.json
@@ -517,7 +525,7 @@ fn large_topology_up_and_down() {
 
 #[test]
 fn relay_links_emulate_latency() {
-    if skip_unless_root() {
+    if skip_unless_root() || common::skip_unless_ethtool() {
         return;
     }
     if !common::have_ping() {
@@ -621,7 +629,7 @@ fn relay_links_emulate_latency() {
 
 #[test]
 fn probe_through_the_relay_sees_a_200ms_link_failure() {
-    if skip_unless_root() {
+    if skip_unless_root() || common::skip_unless_ethtool() {
         return;
     }
     let report = probe_over_link("g", Some(Duration::from_millis(200)), LinkMode::Relay);

@@ -72,6 +72,18 @@ pub fn have_ping() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether relay labs can be built here (they need `ethtool`); says so if not.
+pub fn skip_unless_ethtool() -> bool {
+    let ok = Command::new("ethtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP: relay links need ethtool");
+    }
+    !ok
+}
+
 /// Runs a command to completion; (success, stdout + stderr).
 pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> (bool, String) {
     let out = cmd.borrow_mut().output().expect("spawn");
