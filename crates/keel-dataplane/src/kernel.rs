@@ -665,3 +665,18 @@ impl Dataplane for Kernel {
         Kernel::counters(self, map)
     }
 }
+
+/// An agent runs these on a multi-threaded runtime: the futures and the
+/// kernel handle must cross threads. Checked at compile time.
+#[allow(dead_code)]
+fn futures_are_send(k: &Kernel, s: &SiteState, m: &InterfaceMap, d: &BTreeSet<String>) {
+    fn send<T: Send>(_: T) {}
+    fn sync<T: Send + Sync>() {}
+    sync::<Kernel>();
+    send(k.reconcile(s, m, d));
+    send(k.local_repair(s, m, d, "A->B"));
+    send(k.installed());
+    send(k.remove_all());
+    send(k.counters(m));
+    send(Kernel::link_events(None, m));
+}

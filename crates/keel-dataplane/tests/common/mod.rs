@@ -21,7 +21,7 @@ use keel_southbound::site::{
 
 /// Whether the real-packet tests can run here; prints why not.
 pub fn can_run() -> bool {
-    // SAFETY-free root check: /proc/self/status says the effective uid.
+    // /proc/self/status gives the effective uid (no unsafe geteuid call).
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -32,8 +32,9 @@ pub fn can_run() -> bool {
         .unwrap_or(false);
     let ip = Command::new("ip").arg("-V").output().is_ok();
     let ping = Command::new("ping").arg("-V").output().is_ok();
-    if !root || !ip || !ping {
-        eprintln!("SKIP: needs root and the ip and ping binaries");
+    let tc = Command::new("tc").arg("-V").output().is_ok();
+    if !root || !ip || !ping || !tc {
+        eprintln!("SKIP: needs root and the ip, tc and ping binaries");
         return false;
     }
     true
