@@ -273,6 +273,13 @@ async fn local_repair_switches_to_the_backup() {
     let to_b = oracle_route(&ns_a, "main", "fd00:0:2::/64").expect("underlay to B");
     assert_eq!(to_b.hops[0].dev.as_deref(), Some("ac"));
     assert_eq!(to_b.hops[0].segs, vec!["fc00:0:1::2:2", "fc00:0:2::100"]);
+    // A full reconcile with the same failed link finds nothing to change:
+    // the fast path and the full one agree.
+    let full = kernels["a"]
+        .reconcile(&states["a"], &map_a, &down)
+        .await
+        .expect("reconcile while down");
+    assert!(!full.changed(), "{full:?}");
     assert!(
         lab.ping(&lab.host("a"), None, host_c),
         "to C over the backup"
@@ -356,6 +363,12 @@ async fn dscp_steering_and_egress_classes() {
         "bulk is shaped: {classes}"
     );
 
+    // The installed list: A's End.X for A->B, B's End.X for B->C, C's DT6.
+    let ef = oracle_route(&ns_a, "246", "fd00:0:3::/64").expect("EF route");
+    assert_eq!(
+        ef.hops[0].segs,
+        vec!["fc00:0:1::2:1", "fc00:0:2::2:2", "fc00:0:3::100"]
+    );
     // EF (tos 0xb8) follows the class table over B; unmarked traffic goes
     // straight over A->C.
     let bc = oracle::tx_packets(Some(&ns_b), "bc").expect("counters");

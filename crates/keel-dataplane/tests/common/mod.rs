@@ -430,11 +430,14 @@ pub fn qos() -> Vec<keel_southbound::site::QosClass> {
     ]
 }
 
-/// A's EF traffic to C's hosts, pinned over A->B->C in class table 246.
+/// A's EF traffic to C's hosts over A->B->C in class table 246, steered by
+/// B's End.X SID for B->C (A pins its own first hop in front of it).
 pub fn ef_policy() -> SitePolicy {
-    SitePolicy {
+    let mut p = SitePolicy {
         table: 246,
         dscp: Some(46),
         ..pinned_policy()
-    }
+    };
+    p.paths[0].segments = vec![end_x(2, 2), dt6(3)];
+    p
 }
