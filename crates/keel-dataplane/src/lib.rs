@@ -13,7 +13,8 @@
 //!
 //! Every route (SIDs included) is installed with the route protocol
 //! [`RTPROT_KEEL`]; every rule with that protocol and a priority in
-//! [`RULE_PRIORITIES`]. Only entries carrying these marks are ever replaced or
+//! [`RULE_PRIORITIES`]; every interface address with that value as its
+//! `IFA_PROTO`; every qdisc as an htb root with handle `4b:`. Only entries carrying these marks are ever replaced or
 //! removed, so routes and rules added by people or other daemons survive.
 //! Keel also owns the veth pair [`SID_LOOP_DEV`]/[`SID_LOOP_PEER`] (see below).
 //!
@@ -45,7 +46,8 @@ pub use error::DataplaneError;
 pub use kernel::{Dataplane, Kernel, LinkEvent};
 pub use map::InterfaceMap;
 pub use plan::{
-    Desired, Hop, Installed, RouteAction, RouteEntry, RouteKey, RuleEntry, SidBehaviour,
+    AddressEntry, Desired, Hop, Installed, RouteAction, RouteEntry, RouteKey, RuleEntry,
+    SidBehaviour,
 };
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +79,8 @@ pub const SID_LOOP_DEV: &str = "keel-sr0";
 pub const SID_LOOP_PEER: &str = "keel-sr1";
 /// Link-local address on [`SID_LOOP_PEER`]: the gateway of every local SID.
 pub const SID_LOOP_GATEWAY: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0x4b, 1);
+/// Link-local address on [`SID_LOOP_DEV`] (no DAD, usable at once).
+pub const SID_LOOP_SOURCE: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0x4b, 0);
 
 /// What a reconcile did, entry by entry (routes, SIDs, rules, addresses, qdiscs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

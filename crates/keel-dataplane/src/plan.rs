@@ -83,6 +83,13 @@ pub struct RuleEntry {
     pub table: u32,
 }
 
+/// An address on an interface.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AddressEntry {
+    pub dev: String,
+    pub address: Ipv6Net,
+}
+
 /// Everything Keel wants (or has) in one namespace, keyed for comparison.
 /// In JSON the routes are a list of [`RouteEntry`] (JSON keys are strings).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +97,9 @@ pub struct Desired {
     #[serde(with = "routes_as_list")]
     pub routes: BTreeMap<RouteKey, RouteAction>,
     pub rules: BTreeSet<RuleEntry>,
+    /// Addresses of the mapped interfaces (installed: those Keel set).
+    #[serde(default)]
+    pub addresses: BTreeSet<AddressEntry>,
 }
 
 mod routes_as_list {
@@ -204,6 +214,14 @@ pub fn desired_with_local(
     local: &[(Ipv6Addr, String)],
 ) -> Desired {
     let mut out = Desired::default();
+    for iface in &state.interfaces {
+        if let Some(dev) = map.lookup(&iface.link).filter(|d| has_dev(d)) {
+            out.addresses.insert(AddressEntry {
+                dev: dev.to_string(),
+                address: iface.address,
+            });
+        }
+    }
     for (addr, dev) in local {
         if state.host_prefixes.iter().any(|p| p.contains(addr)) {
             out.add_route(RouteEntry {

@@ -163,6 +163,7 @@ async fn policies_rules_idempotence_stale_and_foreign_entries() {
     let installed = kernels["a"].installed().await.expect("installed");
     assert_eq!(installed.sids().len(), 5);
     assert_eq!(installed.rules.len(), 2);
+    assert_eq!(installed.addresses.len(), 2, "{:?}", installed.addresses);
 
     // A second run changes nothing, and the oracle agrees.
     let before = keel_routes(&ns_a);
@@ -201,6 +202,13 @@ async fn policies_rules_idempotence_stale_and_foreign_entries() {
     assert!(keel_routes(&ns_a).is_empty(), "{:?}", keel_routes(&ns_a));
     let installed = kernels["a"].installed().await.expect("installed");
     assert!(installed.routes.is_empty() && installed.rules.is_empty());
+    // Keel's link addresses went too; the test's own host address stayed.
+    let addrs = serde_json::to_string(
+        &oracle::ip_json(Some(&ns_a), &["-6", "addr", "show"]).expect("addr"),
+    )
+    .expect("json");
+    assert!(!addrs.contains("fd00:ffff::1"), "{addrs}");
+    assert!(addrs.contains("fd00:0:1::1"), "{addrs}");
     let all = oracle::routes(Some(&ns_a)).expect("routes");
     assert!(
         all.iter().any(|r| r.dst == "fd00:77::/64"),

@@ -133,7 +133,28 @@ impl Lab {
                 "ip", "-n", &host, "-6", "route", "add", "default", "via", &gw,
             ]);
         }
+        lab.settle();
         lab
+    }
+
+    /// Waits (at most 10 s) until no namespace has a tentative address. Until
+    /// duplicate address detection ends, an interface has no usable
+    /// link-local address, and neighbour solicitations for forwarded packets
+    /// cannot be sent: a second or two after links come up, traffic would be
+    /// lost for reasons that have nothing to do with the code under test.
+    pub fn settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for s in SITES {
+            for ns in [self.ns(s), self.host(s)] {
+                while std::time::Instant::now() < deadline {
+                    let out = sh(&["ip", "-n", &ns, "-6", "addr", "show", "tentative"]);
+                    if out.stdout.is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        }
     }
 
     /// `ping -6` from a namespace; true when replies came back. A first
