@@ -601,6 +601,27 @@ impl Kernel {
         Ok(out)
     }
 
+    /// The mapped links whose interface is missing or not operationally up
+    /// (admin up and carrier): the `down` set for a first reconcile, before
+    /// any [`LinkEvent`] has arrived.
+    pub async fn down_links(&self, map: &InterfaceMap) -> Result<BTreeSet<String>, DataplaneError> {
+        let _op = self.op.lock().await;
+        let links = self
+            .conn
+            .get_links()
+            .await
+            .map_err(DataplaneError::netlink("dump links"))?;
+        Ok(map
+            .iter()
+            .filter(|(_, dev)| {
+                !links
+                    .iter()
+                    .any(|l| l.name() == Some(*dev) && oper_up(l.flags()))
+            })
+            .map(|(link, _)| link.to_string())
+            .collect())
+    }
+
     /// Operational up/down changes of the mapped interfaces, as they happen.
     /// The channel closes when the namespace goes away; dropping the receiver
     /// stops the watcher.
@@ -727,5 +748,6 @@ fn futures_are_send(k: &Kernel, s: &SiteState, m: &InterfaceMap, d: &BTreeSet<St
     send(k.installed());
     send(k.remove_all());
     send(k.counters(m));
+    send(k.down_links(m));
     send(Kernel::link_events(None, m));
 }

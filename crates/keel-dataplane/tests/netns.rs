@@ -256,6 +256,10 @@ async fn local_repair_switches_to_the_backup() {
         next_event(&mut events).await,
         LinkEvent::Down("A->B".into())
     );
+    assert_eq!(
+        kernels["a"].down_links(&map_a).await.expect("links"),
+        BTreeSet::from(["A->B".to_string()])
+    );
 
     let down: BTreeSet<String> = ["A->B".to_string()].into();
     let started = std::time::Instant::now();
@@ -300,6 +304,13 @@ async fn local_repair_switches_to_the_backup() {
     // Back up: the event, then the pinned path again.
     run(&["ip", "-n", &ns_b, "link", "set", "ba", "up"]);
     assert_eq!(next_event(&mut events).await, LinkEvent::Up("A->B".into()));
+    assert!(
+        kernels["a"]
+            .down_links(&map_a)
+            .await
+            .expect("links")
+            .is_empty()
+    );
     kernels["a"]
         .local_repair(&states["a"], &map_a, &BTreeSet::new(), "A->B")
         .await
