@@ -1,5 +1,5 @@
 //! The kernel side of a Keel agent: makes one Linux network namespace's
-//! forwarding state match a [`SiteState`] over netlink.
+//! forwarding state match a [`SiteState`](keel_southbound::site::SiteState) over netlink.
 //!
 //! - [`plan`] turns a `SiteState` (plus the interface map and the links that are
 //!   down) into plain desired entries: routes, SIDs, rules. Pure, no I/O.
@@ -33,6 +33,23 @@
 //! lookup finds the same seg6local route and runs End / End.X / End.DT6 on
 //! them. Packets arriving from other routers never use the route's nexthop.
 //! Verified with real packets in `tests/netns.rs`.
+//!
+//! # First hops are pinned
+//!
+//! For the same reason the `via`/`dev` of an `encap seg6` nexthop decide
+//! nothing: the packet goes wherever the route to its first segment says. When
+//! a repair or backup names a first hop but its segment list does not start
+//! with a local SID, [`plan`] puts this site's End.X SID for that link in
+//! front. Without it, the repair of a locator route (whose first segment, the
+//! destination's DT6 SID, lies inside the repaired prefix) would encapsulate
+//! its own output again and again.
+//!
+//! # End.DT6 and the router's own addresses
+//!
+//! End.DT6 with a numbered table looks up that table only, never `local`: a
+//! packet decapsulated for an address of the router itself would be forwarded
+//! out of the interface holding it. Reconcile copies the router's addresses
+//! inside its host prefixes into the main table as `local` routes.
 
 mod error;
 mod kernel;
