@@ -391,7 +391,14 @@ impl Kernel {
             match have.routes.get(key) {
                 Some(old) if old == action => report.unchanged += 1,
                 old => {
-                    let route = Self::route(key, Some(action), &links)?;
+                    // A device that vanished since the dump: report it, go on.
+                    let route = match Self::route(key, Some(action), &links) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            report.errors.push(format!("route {}: {e}", key.prefix));
+                            continue;
+                        }
+                    };
                     let done = if old.is_some() {
                         self.conn.replace_route(route).await
                     } else {
@@ -497,7 +504,13 @@ impl Kernel {
             links.contains_key(dev)
         });
         for (key, action) in &affected {
-            let route = Self::route(key, action.as_ref(), &links)?;
+            let route = match Self::route(key, action.as_ref(), &links) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.errors.push(format!("route {}: {e}", key.prefix));
+                    continue;
+                }
+            };
             match action {
                 Some(_) => match self.conn.replace_route(route).await {
                     Ok(()) => report.replaced += 1,
