@@ -89,6 +89,8 @@ pub const METRIC_POLICY: u32 = 64;
 pub const METRIC_UNDERLAY: u32 = 128;
 /// Metric of a tenant's attached prefixes in its table.
 pub const METRIC_TENANT: u32 = 64;
+/// Metric of the `unreachable ::/0` that closes a tenant's table.
+pub const METRIC_TENANT_DEFAULT: u32 = 4096;
 
 /// Keel's end of the SID loop (see the crate docs).
 pub const SID_LOOP_DEV: &str = "keel-sr0";

@@ -10,8 +10,8 @@ use keel_southbound::site::{MAIN_TABLE, Nexthop, SidAction, SiteState};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    InterfaceMap, METRIC_POLICY, METRIC_TENANT, METRIC_UNDERLAY, RULE_PRIORITY_DSCP,
-    RULE_PRIORITY_TENANT, SID_LOOP_DEV, SID_LOOP_GATEWAY,
+    InterfaceMap, METRIC_POLICY, METRIC_TENANT, METRIC_TENANT_DEFAULT, METRIC_UNDERLAY,
+    RULE_PRIORITY_DSCP, RULE_PRIORITY_TENANT, SID_LOOP_DEV, SID_LOOP_GATEWAY,
 };
 
 /// A route is identified by table, destination and metric (the kernel's key for
@@ -53,6 +53,13 @@ pub enum RouteAction {
     /// packet decapsulated for an address of the router itself would be
     /// forwarded out of the interface instead of delivered.
     Local { dev: String },
+    /// `unreachable`: ends a tenant's table, so that its traffic never falls
+    /// through to the main table (rules go on to the next one on a miss).
+    Unreachable,
+    /// `throw`: go on with the next rule. For the first segment of a tenant's
+    /// own encapsulated packets, which are routed again with the tenant's
+    /// incoming interface and so meet the tenant's rule and table again.
+    Throw,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -152,7 +159,10 @@ impl Desired {
             .iter()
             .filter_map(|(k, a)| match a {
                 RouteAction::Sid { behaviour, .. } => Some((k.prefix.addr(), behaviour.clone())),
-                RouteAction::Forward { .. } | RouteAction::Local { .. } => None,
+                RouteAction::Forward { .. }
+                | RouteAction::Local { .. }
+                | RouteAction::Unreachable
+                | RouteAction::Throw => None,
             })
             .collect()
     }
@@ -390,11 +400,55 @@ pub fn desired_with_local(
                 });
             }
         }
+        out.add_route(RouteEntry {
+            key: RouteKey {
+                table: tenant.table,
+                prefix: Ipv6Net::default(),
+                metric: METRIC_TENANT_DEFAULT,
+            },
+            action: RouteAction::Unreachable,
+        });
         out.rules.insert(RuleEntry {
             priority: RULE_PRIORITY_TENANT,
             iif: Some(tenant.attachment.clone()),
             dsfield: None,
             table: tenant.table,
+        });
+    }
+    // The lookups the kernel makes for a tenant's encapsulated packets still
+    // carry the tenant's incoming interface: the one on the first segment,
+    // and, when that is an End.X SID of this site, the one End.X makes for
+    // its nexthop. Both must leave the tenant's table for the main one.
+    let end_x_nexthop = |sid: &Ipv6Addr| {
+        state.local_sids.iter().find_map(|l| match &l.action {
+            SidAction::EndX { nexthop } if l.sid == *sid => Some(nexthop.via),
+            _ => None,
+        })
+    };
+    let tenant_tables: BTreeSet<u32> = state.tenants.iter().map(|t| t.table).collect();
+    let throws: BTreeSet<(u32, Ipv6Addr)> = out
+        .routes
+        .iter()
+        .filter(|(k, _)| tenant_tables.contains(&k.table))
+        .flat_map(|(k, a)| match a {
+            RouteAction::Forward { hops } => hops
+                .iter()
+                .filter_map(|h| h.segments.first())
+                .flat_map(|s| [Some(*s), end_x_nexthop(s)])
+                .flatten()
+                .map(|x| (k.table, x))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for (table, sid) in throws {
+        out.add_route(RouteEntry {
+            key: RouteKey {
+                table,
+                prefix: Ipv6Net::new(sid, 128).unwrap_or_default(),
+                metric: METRIC_TENANT,
+            },
+            action: RouteAction::Throw,
         });
     }
     out

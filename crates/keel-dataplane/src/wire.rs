@@ -22,6 +22,8 @@ use crate::{DataplaneError, RTPROT_KEEL};
 pub const AF_INET6: u8 = 10;
 const RTN_UNICAST: u8 = 1;
 const RTN_LOCAL: u8 = 2;
+const RTN_UNREACHABLE: u8 = 7;
+const RTN_THROW: u8 = 9;
 const RT_TABLE_UNSPEC: u8 = 0;
 const FR_ACT_TO_TBL: u8 = 1;
 const NLA_F_NESTED: u16 = 0x8000;
@@ -171,15 +173,18 @@ impl WireRoute {
         let mut del = rtmsg(key).to_vec();
         put_key(&mut del, key);
         let mut add = rtmsg(key).to_vec();
-        if matches!(action, Some(RouteAction::Local { .. })) {
-            add[7] = RTN_LOCAL;
+        match action {
+            Some(RouteAction::Local { .. }) => add[7] = RTN_LOCAL,
+            Some(RouteAction::Unreachable) => add[7] = RTN_UNREACHABLE,
+            Some(RouteAction::Throw) => add[7] = RTN_THROW,
+            _ => {}
         }
         put_key(&mut add, key);
         let index = |dev: &str| {
             ifindex(dev).ok_or_else(|| DataplaneError::Map(format!("no interface {dev}")))
         };
         match action {
-            None => {}
+            None | Some(RouteAction::Unreachable) | Some(RouteAction::Throw) => {}
             Some(RouteAction::Local { dev }) => put_u32(&mut add, RTA_OIF, index(dev)?),
             Some(RouteAction::Sid { behaviour, hop }) => {
                 put_u32(&mut add, RTA_OIF, index(&hop.dev)?);
@@ -531,6 +536,12 @@ pub fn decode_route(
         prefix: Ipv6Net::new(dst, dst_len).ok()?,
         metric,
     };
+    if hdr[7] == RTN_UNREACHABLE {
+        return Some((key, RouteAction::Unreachable));
+    }
+    if hdr[7] == RTN_THROW {
+        return Some((key, RouteAction::Throw));
+    }
     if hdr[7] == RTN_LOCAL {
         let dev = name(oif.unwrap_or(0));
         return Some((key, RouteAction::Local { dev }));
@@ -666,6 +677,26 @@ mod tests {
             .write_delete(&mut d, 7)
             .expect("encodes");
         assert_eq!(decode_address(&d.finish()[16..]), Some((7, net, false)));
+    }
+
+    #[test]
+    fn unreachable_round_trips() {
+        round_trip(
+            RouteKey {
+                table: 1001,
+                prefix: "::/0".parse().expect("prefix"),
+                metric: 4096,
+            },
+            RouteAction::Unreachable,
+        );
+        round_trip(
+            RouteKey {
+                table: 1001,
+                prefix: "fc00:0:1::2:2/128".parse().expect("prefix"),
+                metric: 64,
+            },
+            RouteAction::Throw,
+        );
     }
 
     #[test]

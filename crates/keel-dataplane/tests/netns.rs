@@ -148,7 +148,7 @@ async fn policies_rules_idempotence_stale_and_foreign_entries() {
     assert!(
         rules
             .iter()
-            .any(|r| r["priority"] == 1000 && r["iif"] == "h0" && r["table"] == "1001"),
+            .any(|r| r["priority"] == 1000 && r["iif"] == "kt1" && r["table"] == "1001"),
         "no tenant rule in {rule_text}"
     );
     // Addresses on the mapped interfaces.
@@ -420,4 +420,49 @@ async fn dscp_steering_and_egress_classes() {
     kernels["a"].remove_all().await.expect("remove_all");
     let out = sh(&["tc", "-n", &ns_a, "-j", "qdisc", "show", "dev", "ab"]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("htb"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn tenant_vpn_reaches_its_sites_and_nothing_else() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new("t");
+    let kernels = connect_all(&lab).await;
+    let states = BTreeMap::from([
+        ("a", with_tenant(base_state("A"), "C")),
+        ("b", base_state("B")),
+        ("c", with_tenant(base_state("C"), "A")),
+    ]);
+    reconcile_all(&kernels, &states).await;
+    let (ta, ha) = (lab.tenant_host("a"), lab.host("a"));
+
+    // Tenant host A to tenant host C: rule iif kt1 -> table 1001 -> encap to
+    // C's tenant DT6 SID -> C's table 1001 -> kt1.
+    assert!(lab.ping(&ta, None, "fd10:3::2"), "tenant A -> tenant C");
+    // Nothing else: not the base network's hosts (the tenant table ends in
+    // unreachable), and the base network does not reach the tenant.
+    assert!(
+        !lab.ping(&ta, None, "fd00:0:3::2"),
+        "tenant escaped to the base network"
+    );
+    assert!(
+        !lab.ping(&ha, None, "fd10:3::2"),
+        "base network reached the tenant"
+    );
+    let unreachable = oracle::ip_json(
+        Some(&lab.ns("a")),
+        &["-6", "route", "show", "table", "1001"],
+    )
+    .expect("routes");
+    assert!(
+        unreachable
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|r| r["type"] == "unreachable" && r["dst"] == "default"),
+        "{unreachable}"
+    );
+    // The base network itself still works.
+    assert!(lab.ping(&ha, None, "fd00:0:3::2"), "base A -> base C");
 }
