@@ -491,7 +491,8 @@ pub fn affected_by(
     // Recomputing everything is cheap next to a netlink dump; only the
     // affected keys go to the kernel.
     let all = desired(state, map, down, has_dev);
-    keys.into_iter()
+    let mut out: BTreeMap<RouteKey, Option<RouteAction>> = keys
+        .into_iter()
         .map(|(table, prefix, metric)| {
             let key = RouteKey {
                 table,
@@ -501,7 +502,16 @@ pub fn affected_by(
             let action = all.routes.get(&key).cloned();
             (key, action)
         })
-        .collect()
+        .collect();
+    // A backup may start with another End.X SID: its `throw` in the tenant
+    // table must be there too (old ones stay until the next full reconcile,
+    // where they are stale; they do no harm meanwhile).
+    for (key, action) in &all.routes {
+        if *action == RouteAction::Throw {
+            out.insert(key.clone(), Some(RouteAction::Throw));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
