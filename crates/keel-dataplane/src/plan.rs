@@ -636,6 +636,21 @@ mod tests {
     }
 
     #[test]
+    fn a_repair_without_segments_is_plain_forwarding() {
+        let mut st = state();
+        st.underlay[0].repairs[0].segments.clear();
+        let down: BTreeSet<String> = ["A->C".to_string()].into();
+        let d = desired(&st, &map(), &down, &|_| true);
+        let u = d.route(MAIN_TABLE, n("fc00:0:3::/48")).expect("repair");
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            (u[0].dev.as_str(), u[0].via),
+            ("ab", Some(a("fd00:ffff::2")))
+        );
+        assert!(u[0].segments.is_empty());
+    }
+
+    #[test]
     fn missing_interface_is_skipped() {
         let d = desired(&state(), &map(), &BTreeSet::new(), &|dev| dev != "ac");
         // Underlay: primary missing, repair over ab.
