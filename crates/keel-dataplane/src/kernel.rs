@@ -47,20 +47,20 @@ pub trait Dataplane {
         state: &SiteState,
         map: &InterfaceMap,
         down: &BTreeSet<String>,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>>;
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send;
     fn local_repair(
         &self,
         state: &SiteState,
         map: &InterfaceMap,
         down: &BTreeSet<String>,
         changed_link: &str,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>>;
-    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>>;
-    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>>;
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send;
+    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>> + Send;
+    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send;
     fn counters(
         &self,
         map: &InterfaceMap,
-    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>>;
+    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>> + Send;
 }
 
 /// One interface as the kernel has it.
@@ -723,7 +723,7 @@ impl Dataplane for Kernel {
         state: &SiteState,
         map: &InterfaceMap,
         down: &BTreeSet<String>,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> {
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send {
         Kernel::reconcile(self, state, map, down)
     }
     fn local_repair(
@@ -732,19 +732,19 @@ impl Dataplane for Kernel {
         map: &InterfaceMap,
         down: &BTreeSet<String>,
         changed_link: &str,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> {
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send {
         Kernel::local_repair(self, state, map, down, changed_link)
     }
-    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>> {
+    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>> + Send {
         Kernel::installed(self)
     }
-    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> {
+    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send {
         Kernel::remove_all(self)
     }
     fn counters(
         &self,
         map: &InterfaceMap,
-    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>> {
+    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>> + Send {
         Kernel::counters(self, map)
     }
 }
