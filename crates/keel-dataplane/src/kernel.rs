@@ -11,10 +11,11 @@ use nlink::netlink::{Connection, MessageBuilder, NetworkEvent, Route, RtnetlinkG
 use tokio::sync::{Mutex, mpsc};
 use tokio_stream::StreamExt;
 
-use crate::plan::{self, Desired, Installed, RouteAction, RouteKey, RuleEntry};
-use crate::wire::{self, RawRoute, RawRule, WireRoute};
+use crate::plan::{self, AddressEntry, Desired, Installed, RouteAction, RouteKey, RuleEntry};
+use crate::wire::{self, RawAddr, RawRoute, RawRule, WireAddress, WireRoute};
 use crate::{
     DataplaneError, InterfaceMap, ReconcileReport, SID_LOOP_DEV, SID_LOOP_GATEWAY, SID_LOOP_PEER,
+    SID_LOOP_SOURCE,
 };
 
 const NLM_F_REQUEST: u16 = 0x1;
@@ -46,20 +47,20 @@ pub trait Dataplane {
         state: &SiteState,
         map: &InterfaceMap,
         down: &BTreeSet<String>,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>>;
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send;
     fn local_repair(
         &self,
         state: &SiteState,
         map: &InterfaceMap,
         down: &BTreeSet<String>,
         changed_link: &str,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>>;
-    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>>;
-    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>>;
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send;
+    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>> + Send;
+    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send;
     fn counters(
         &self,
         map: &InterfaceMap,
-    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>>;
+    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>> + Send;
 }
 
 /// One interface as the kernel has it.
@@ -267,54 +268,84 @@ impl Kernel {
             .add_address(Ipv6Address::new(SID_LOOP_PEER, SID_LOOP_GATEWAY, 64).nodad())
             .await
             .map_err(DataplaneError::netlink("SID loop address"))?;
+        // A link-local address of our own end that needs no DAD either: the
+        // neighbour solicitation for the gateway must come from a usable
+        // link-local address, and the automatic one stays tentative for a
+        // second or two, during which locally sent packets to a SID would
+        // be lost.
+        self.conn
+            .add_address(Ipv6Address::new(SID_LOOP_DEV, SID_LOOP_SOURCE, 64).nodad())
+            .await
+            .map_err(DataplaneError::netlink("SID loop address"))?;
         report.added += 1;
         self.refresh_links().await
     }
 
-    async fn ensure_addresses(
+    /// Every IPv6 address with its interface name, and whether Keel set it.
+    async fn dump_addresses(
         &self,
-        state: &SiteState,
-        map: &InterfaceMap,
+        links: &HashMap<String, LinkInfo>,
+    ) -> Result<Vec<(AddressEntry, bool)>, DataplaneError> {
+        let names: HashMap<u32, &str> = links.iter().map(|(n, l)| (l.index, n.as_str())).collect();
+        let raw: Vec<RawAddr> = self
+            .conn
+            .dump_typed(NlMsgType::RTM_GETADDR)
+            .await
+            .map_err(DataplaneError::netlink("dump addresses"))?;
+        Ok(raw
+            .iter()
+            .filter_map(|RawAddr(r)| wire::decode_address(&r.0))
+            .filter_map(|(index, address, keel)| {
+                let dev = names.get(&index)?.to_string();
+                Some((AddressEntry { dev, address }, keel))
+            })
+            .collect())
+    }
+
+    /// Adds the desired addresses that are missing (an equal address someone
+    /// else set counts as present) and removes Keel's that are not desired.
+    async fn sync_addresses(
+        &self,
+        want: &BTreeSet<AddressEntry>,
+        have: &[(AddressEntry, bool)],
         links: &HashMap<String, LinkInfo>,
         report: &mut ReconcileReport,
-    ) -> Result<Vec<(Ipv6Addr, String)>, DataplaneError> {
-        let present: BTreeSet<(u32, Ipv6Addr, u8)> = self
-            .conn
-            .get_addresses()
-            .await
-            .map_err(DataplaneError::netlink("dump addresses"))?
-            .iter()
-            .filter_map(|a| match a.address() {
-                Some(IpAddr::V6(v6)) => Some((a.ifindex(), *v6, a.prefix_len())),
-                _ => None,
-            })
-            .collect();
-        for iface in &state.interfaces {
-            let Some(dev) = map.lookup(&iface.link) else {
-                continue;
-            };
-            let Some(link) = links.get(dev) else { continue };
-            let want = (link.index, iface.address.addr(), iface.address.prefix_len());
-            if present.contains(&want) {
+    ) {
+        for a in want {
+            if have.iter().any(|(h, _)| h == a) {
                 report.unchanged += 1;
                 continue;
             }
+            let Some(link) = links.get(&a.dev) else {
+                continue;
+            };
             match self
                 .conn
-                .add_address(Ipv6Address::new(dev, want.1, want.2).nodad())
+                .add_address(WireAddress::new(link.index, a.address))
                 .await
             {
                 Ok(()) => report.added += 1,
                 Err(e) => report
                     .errors
-                    .push(format!("address {} on {dev}: {e}", iface.address)),
+                    .push(format!("address {} on {}: {e}", a.address, a.dev)),
             }
         }
-        let names: HashMap<u32, &str> = links.iter().map(|(n, l)| (l.index, n.as_str())).collect();
-        Ok(present
-            .iter()
-            .filter_map(|(i, a, _)| Some((*a, names.get(i)?.to_string())))
-            .collect())
+        for (a, _) in have.iter().filter(|(a, keel)| *keel && !want.contains(a)) {
+            match self
+                .conn
+                .del_address(
+                    a.dev.as_str(),
+                    IpAddr::V6(a.address.addr()),
+                    a.address.prefix_len(),
+                )
+                .await
+            {
+                Ok(()) => report.removed += 1,
+                Err(e) => report
+                    .errors
+                    .push(format!("remove address {} on {}: {e}", a.address, a.dev)),
+            }
+        }
     }
 
     async fn reconcile_inner(
@@ -344,19 +375,30 @@ impl Kernel {
         }
         self.set_sysctls(sysctls).await?;
 
-        let addresses = self
-            .ensure_addresses(state, map, &links, &mut report)
-            .await?;
-
+        let addresses = self.dump_addresses(&links).await?;
+        let local: Vec<(Ipv6Addr, String)> = addresses
+            .iter()
+            .map(|(a, _)| (a.address.addr(), a.dev.clone()))
+            .collect();
         let want =
-            plan::desired_with_local(state, map, down, &|dev| links.contains_key(dev), &addresses);
+            plan::desired_with_local(state, map, down, &|dev| links.contains_key(dev), &local);
+        // Addresses before routes: a gateway must be on a connected subnet.
+        self.sync_addresses(&want.addresses, &addresses, &links, &mut report)
+            .await;
         let have = self.dump_routes(&links).await?;
 
         for (key, action) in &want.routes {
             match have.routes.get(key) {
                 Some(old) if old == action => report.unchanged += 1,
                 old => {
-                    let route = Self::route(key, Some(action), &links)?;
+                    // A device that vanished since the dump: report it, go on.
+                    let route = match Self::route(key, Some(action), &links) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            report.errors.push(format!("route {}: {e}", key.prefix));
+                            continue;
+                        }
+                    };
                     let done = if old.is_some() {
                         self.conn.replace_route(route).await
                     } else {
@@ -445,8 +487,12 @@ impl Kernel {
             && let Some(iface) = state.interfaces.iter().find(|i| i.link == changed_link)
             && let Some(dev) = map.lookup(changed_link)
         {
-            let addr = Ipv6Address::new(dev, iface.address.addr(), iface.address.prefix_len());
-            match self.conn.add_address(addr.nodad()).await {
+            let index = links.get(dev).map_or(0, |l| l.index);
+            match self
+                .conn
+                .add_address(WireAddress::new(index, iface.address))
+                .await
+            {
                 Ok(()) => report.added += 1,
                 Err(e) if e.is_already_exists() => report.unchanged += 1,
                 Err(e) => report
@@ -458,7 +504,13 @@ impl Kernel {
             links.contains_key(dev)
         });
         for (key, action) in &affected {
-            let route = Self::route(key, action.as_ref(), &links)?;
+            let route = match Self::route(key, action.as_ref(), &links) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.errors.push(format!("route {}: {e}", key.prefix));
+                    continue;
+                }
+            };
             match action {
                 Some(_) => match self.conn.replace_route(route).await {
                     Ok(()) => report.replaced += 1,
@@ -490,7 +542,14 @@ impl Kernel {
     pub async fn installed(&self) -> Result<Installed, DataplaneError> {
         let _op = self.op.lock().await;
         let links = self.refresh_links().await?;
-        self.dump_routes(&links).await
+        let mut installed = self.dump_routes(&links).await?;
+        installed.addresses = self
+            .dump_addresses(&links)
+            .await?
+            .into_iter()
+            .filter_map(|(a, keel)| keel.then_some(a))
+            .collect();
+        Ok(installed)
     }
 
     /// Removes every Keel-owned route, rule, qdisc and the SID loop.
@@ -513,6 +572,9 @@ impl Kernel {
             self.del_rule(rule).await?;
             report.removed += 1;
         }
+        let addresses = self.dump_addresses(&links).await?;
+        self.sync_addresses(&BTreeSet::new(), &addresses, &links, &mut report)
+            .await;
         report.removed += crate::qos::remove_all(&self.conn, &links).await?;
         if links.contains_key(SID_LOOP_DEV) {
             self.conn
@@ -550,6 +612,27 @@ impl Kernel {
             });
         }
         Ok(out)
+    }
+
+    /// The mapped links whose interface is missing or not operationally up
+    /// (admin up and carrier): the `down` set for a first reconcile, before
+    /// any [`LinkEvent`] has arrived.
+    pub async fn down_links(&self, map: &InterfaceMap) -> Result<BTreeSet<String>, DataplaneError> {
+        let _op = self.op.lock().await;
+        let links = self
+            .conn
+            .get_links()
+            .await
+            .map_err(DataplaneError::netlink("dump links"))?;
+        Ok(map
+            .iter()
+            .filter(|(_, dev)| {
+                !links
+                    .iter()
+                    .any(|l| l.name() == Some(*dev) && oper_up(l.flags()))
+            })
+            .map(|(link, _)| link.to_string())
+            .collect())
     }
 
     /// Operational up/down changes of the mapped interfaces, as they happen.
@@ -640,7 +723,7 @@ impl Dataplane for Kernel {
         state: &SiteState,
         map: &InterfaceMap,
         down: &BTreeSet<String>,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> {
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send {
         Kernel::reconcile(self, state, map, down)
     }
     fn local_repair(
@@ -649,19 +732,35 @@ impl Dataplane for Kernel {
         map: &InterfaceMap,
         down: &BTreeSet<String>,
         changed_link: &str,
-    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> {
+    ) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send {
         Kernel::local_repair(self, state, map, down, changed_link)
     }
-    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>> {
+    fn installed(&self) -> impl Future<Output = Result<Installed, DataplaneError>> + Send {
         Kernel::installed(self)
     }
-    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> {
+    fn remove_all(&self) -> impl Future<Output = Result<ReconcileReport, DataplaneError>> + Send {
         Kernel::remove_all(self)
     }
     fn counters(
         &self,
         map: &InterfaceMap,
-    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>> {
+    ) -> impl Future<Output = Result<Vec<InterfaceCounters>, DataplaneError>> + Send {
         Kernel::counters(self, map)
     }
+}
+
+/// An agent runs these on a multi-threaded runtime: the futures and the
+/// kernel handle must cross threads. Checked at compile time.
+#[allow(dead_code)]
+fn futures_are_send(k: &Kernel, s: &SiteState, m: &InterfaceMap, d: &BTreeSet<String>) {
+    fn send<T: Send>(_: T) {}
+    fn sync<T: Send + Sync>() {}
+    sync::<Kernel>();
+    send(k.reconcile(s, m, d));
+    send(k.local_repair(s, m, d, "A->B"));
+    send(k.installed());
+    send(k.remove_all());
+    send(k.counters(m));
+    send(k.down_links(m));
+    send(Kernel::link_events(None, m));
 }

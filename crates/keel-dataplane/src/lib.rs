@@ -1,5 +1,5 @@
 //! The kernel side of a Keel agent: makes one Linux network namespace's
-//! forwarding state match a [`SiteState`] over netlink.
+//! forwarding state match a [`SiteState`](keel_southbound::site::SiteState) over netlink.
 //!
 //! - [`plan`] turns a `SiteState` (plus the interface map and the links that are
 //!   down) into plain desired entries: routes, SIDs, rules. Pure, no I/O.
@@ -13,7 +13,8 @@
 //!
 //! Every route (SIDs included) is installed with the route protocol
 //! [`RTPROT_KEEL`]; every rule with that protocol and a priority in
-//! [`RULE_PRIORITIES`]. Only entries carrying these marks are ever replaced or
+//! [`RULE_PRIORITIES`]; every interface address with that value as its
+//! `IFA_PROTO`; every qdisc as an htb root with handle `4b:`. Only entries carrying these marks are ever replaced or
 //! removed, so routes and rules added by people or other daemons survive.
 //! Keel also owns the veth pair [`SID_LOOP_DEV`]/[`SID_LOOP_PEER`] (see below).
 //!
@@ -32,6 +33,23 @@
 //! lookup finds the same seg6local route and runs End / End.X / End.DT6 on
 //! them. Packets arriving from other routers never use the route's nexthop.
 //! Verified with real packets in `tests/netns.rs`.
+//!
+//! # First hops are pinned
+//!
+//! For the same reason the `via`/`dev` of an `encap seg6` nexthop decide
+//! nothing: the packet goes wherever the route to its first segment says. When
+//! a repair or backup names a first hop but its segment list does not start
+//! with a local SID, [`plan`] puts this site's End.X SID for that link in
+//! front. Without it, the repair of a locator route (whose first segment, the
+//! destination's DT6 SID, lies inside the repaired prefix) would encapsulate
+//! its own output again and again.
+//!
+//! # End.DT6 and the router's own addresses
+//!
+//! End.DT6 with a numbered table looks up that table only, never `local`: a
+//! packet decapsulated for an address of the router itself would be forwarded
+//! out of the interface holding it. Reconcile copies the router's addresses
+//! inside its host prefixes into the main table as `local` routes.
 
 mod error;
 mod kernel;
@@ -45,7 +63,8 @@ pub use error::DataplaneError;
 pub use kernel::{Dataplane, Kernel, LinkEvent};
 pub use map::InterfaceMap;
 pub use plan::{
-    Desired, Hop, Installed, RouteAction, RouteEntry, RouteKey, RuleEntry, SidBehaviour,
+    AddressEntry, Desired, Hop, Installed, RouteAction, RouteEntry, RouteKey, RuleEntry,
+    SidBehaviour,
 };
 
 use serde::{Deserialize, Serialize};
@@ -70,6 +89,8 @@ pub const METRIC_POLICY: u32 = 64;
 pub const METRIC_UNDERLAY: u32 = 128;
 /// Metric of a tenant's attached prefixes in its table.
 pub const METRIC_TENANT: u32 = 64;
+/// Metric of the `unreachable ::/0` that closes a tenant's table.
+pub const METRIC_TENANT_DEFAULT: u32 = 4096;
 
 /// Keel's end of the SID loop (see the crate docs).
 pub const SID_LOOP_DEV: &str = "keel-sr0";
@@ -77,6 +98,8 @@ pub const SID_LOOP_DEV: &str = "keel-sr0";
 pub const SID_LOOP_PEER: &str = "keel-sr1";
 /// Link-local address on [`SID_LOOP_PEER`]: the gateway of every local SID.
 pub const SID_LOOP_GATEWAY: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0x4b, 1);
+/// Link-local address on [`SID_LOOP_DEV`] (no DAD, usable at once).
+pub const SID_LOOP_SOURCE: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0x4b, 0);
 
 /// What a reconcile did, entry by entry (routes, SIDs, rules, addresses, qdiscs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,8 @@ use keel_southbound::site::{MAIN_TABLE, Nexthop, SidAction, SiteState};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    InterfaceMap, METRIC_POLICY, METRIC_TENANT, METRIC_UNDERLAY, RULE_PRIORITY_DSCP,
-    RULE_PRIORITY_TENANT, SID_LOOP_DEV, SID_LOOP_GATEWAY,
+    InterfaceMap, METRIC_POLICY, METRIC_TENANT, METRIC_TENANT_DEFAULT, METRIC_UNDERLAY,
+    RULE_PRIORITY_DSCP, RULE_PRIORITY_TENANT, SID_LOOP_DEV, SID_LOOP_GATEWAY,
 };
 
 /// A route is identified by table, destination and metric (the kernel's key for
@@ -53,6 +53,13 @@ pub enum RouteAction {
     /// packet decapsulated for an address of the router itself would be
     /// forwarded out of the interface instead of delivered.
     Local { dev: String },
+    /// `unreachable`: ends a tenant's table, so that its traffic never falls
+    /// through to the main table (rules go on to the next one on a miss).
+    Unreachable,
+    /// `throw`: go on with the next rule. For the first segment of a tenant's
+    /// own encapsulated packets, which are routed again with the tenant's
+    /// incoming interface and so meet the tenant's rule and table again.
+    Throw,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,6 +90,13 @@ pub struct RuleEntry {
     pub table: u32,
 }
 
+/// An address on an interface.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AddressEntry {
+    pub dev: String,
+    pub address: Ipv6Net,
+}
+
 /// Everything Keel wants (or has) in one namespace, keyed for comparison.
 /// In JSON the routes are a list of [`RouteEntry`] (JSON keys are strings).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +104,9 @@ pub struct Desired {
     #[serde(with = "routes_as_list")]
     pub routes: BTreeMap<RouteKey, RouteAction>,
     pub rules: BTreeSet<RuleEntry>,
+    /// Addresses of the mapped interfaces (installed: those Keel set).
+    #[serde(default)]
+    pub addresses: BTreeSet<AddressEntry>,
 }
 
 mod routes_as_list {
@@ -142,7 +159,10 @@ impl Desired {
             .iter()
             .filter_map(|(k, a)| match a {
                 RouteAction::Sid { behaviour, .. } => Some((k.prefix.addr(), behaviour.clone())),
-                RouteAction::Forward { .. } | RouteAction::Local { .. } => None,
+                RouteAction::Forward { .. }
+                | RouteAction::Local { .. }
+                | RouteAction::Unreachable
+                | RouteAction::Throw => None,
             })
             .collect()
     }
@@ -204,6 +224,14 @@ pub fn desired_with_local(
     local: &[(Ipv6Addr, String)],
 ) -> Desired {
     let mut out = Desired::default();
+    for iface in &state.interfaces {
+        if let Some(dev) = map.lookup(&iface.link).filter(|d| has_dev(d)) {
+            out.addresses.insert(AddressEntry {
+                dev: dev.to_string(),
+                address: iface.address,
+            });
+        }
+    }
     for (addr, dev) in local {
         if state.host_prefixes.iter().any(|p| p.contains(addr)) {
             out.add_route(RouteEntry {
@@ -372,11 +400,55 @@ pub fn desired_with_local(
                 });
             }
         }
+        out.add_route(RouteEntry {
+            key: RouteKey {
+                table: tenant.table,
+                prefix: Ipv6Net::default(),
+                metric: METRIC_TENANT_DEFAULT,
+            },
+            action: RouteAction::Unreachable,
+        });
         out.rules.insert(RuleEntry {
             priority: RULE_PRIORITY_TENANT,
             iif: Some(tenant.attachment.clone()),
             dsfield: None,
             table: tenant.table,
+        });
+    }
+    // The lookups the kernel makes for a tenant's encapsulated packets still
+    // carry the tenant's incoming interface: the one on the first segment,
+    // and, when that is an End.X SID of this site, the one End.X makes for
+    // its nexthop. Both must leave the tenant's table for the main one.
+    let end_x_nexthop = |sid: &Ipv6Addr| {
+        state.local_sids.iter().find_map(|l| match &l.action {
+            SidAction::EndX { nexthop } if l.sid == *sid => Some(nexthop.via),
+            _ => None,
+        })
+    };
+    let tenant_tables: BTreeSet<u32> = state.tenants.iter().map(|t| t.table).collect();
+    let throws: BTreeSet<(u32, Ipv6Addr)> = out
+        .routes
+        .iter()
+        .filter(|(k, _)| tenant_tables.contains(&k.table))
+        .flat_map(|(k, a)| match a {
+            RouteAction::Forward { hops } => hops
+                .iter()
+                .filter_map(|h| h.segments.first())
+                .flat_map(|s| [Some(*s), end_x_nexthop(s)])
+                .flatten()
+                .map(|x| (k.table, x))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for (table, sid) in throws {
+        out.add_route(RouteEntry {
+            key: RouteKey {
+                table,
+                prefix: Ipv6Net::new(sid, 128).unwrap_or_default(),
+                metric: METRIC_TENANT,
+            },
+            action: RouteAction::Throw,
         });
     }
     out
@@ -419,7 +491,8 @@ pub fn affected_by(
     // Recomputing everything is cheap next to a netlink dump; only the
     // affected keys go to the kernel.
     let all = desired(state, map, down, has_dev);
-    keys.into_iter()
+    let mut out: BTreeMap<RouteKey, Option<RouteAction>> = keys
+        .into_iter()
         .map(|(table, prefix, metric)| {
             let key = RouteKey {
                 table,
@@ -429,7 +502,16 @@ pub fn affected_by(
             let action = all.routes.get(&key).cloned();
             (key, action)
         })
-        .collect()
+        .collect();
+    // A backup may start with another End.X SID: its `throw` in the tenant
+    // table must be there too (old ones stay until the next full reconcile,
+    // where they are stale; they do no harm meanwhile).
+    for (key, action) in &all.routes {
+        if *action == RouteAction::Throw {
+            out.insert(key.clone(), Some(RouteAction::Throw));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -551,6 +633,21 @@ mod tests {
         let affected = affected_by(&state(), &map(), &down, "A->C", &|_| true);
         assert_eq!(affected.len(), 2);
         assert!(affected.values().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_repair_without_segments_is_plain_forwarding() {
+        let mut st = state();
+        st.underlay[0].repairs[0].segments.clear();
+        let down: BTreeSet<String> = ["A->C".to_string()].into();
+        let d = desired(&st, &map(), &down, &|_| true);
+        let u = d.route(MAIN_TABLE, n("fc00:0:3::/48")).expect("repair");
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            (u[0].dev.as_str(), u[0].via),
+            ("ab", Some(a("fd00:ffff::2")))
+        );
+        assert!(u[0].segments.is_empty());
     }
 
     #[test]

@@ -22,6 +22,8 @@ use crate::{DataplaneError, RTPROT_KEEL};
 pub const AF_INET6: u8 = 10;
 const RTN_UNICAST: u8 = 1;
 const RTN_LOCAL: u8 = 2;
+const RTN_UNREACHABLE: u8 = 7;
+const RTN_THROW: u8 = 9;
 const RT_TABLE_UNSPEC: u8 = 0;
 const FR_ACT_TO_TBL: u8 = 1;
 const NLA_F_NESTED: u16 = 0x8000;
@@ -171,15 +173,18 @@ impl WireRoute {
         let mut del = rtmsg(key).to_vec();
         put_key(&mut del, key);
         let mut add = rtmsg(key).to_vec();
-        if matches!(action, Some(RouteAction::Local { .. })) {
-            add[7] = RTN_LOCAL;
+        match action {
+            Some(RouteAction::Local { .. }) => add[7] = RTN_LOCAL,
+            Some(RouteAction::Unreachable) => add[7] = RTN_UNREACHABLE,
+            Some(RouteAction::Throw) => add[7] = RTN_THROW,
+            _ => {}
         }
         put_key(&mut add, key);
         let index = |dev: &str| {
             ifindex(dev).ok_or_else(|| DataplaneError::Map(format!("no interface {dev}")))
         };
         match action {
-            None => {}
+            None | Some(RouteAction::Unreachable) | Some(RouteAction::Throw) => {}
             Some(RouteAction::Local { dev }) => put_u32(&mut add, RTA_OIF, index(dev)?),
             Some(RouteAction::Sid { behaviour, hop }) => {
                 put_u32(&mut add, RTA_OIF, index(&hop.dev)?);
@@ -272,6 +277,75 @@ pub fn rule_body(rule: &RuleEntry) -> Vec<u8> {
     b
 }
 
+// if_addr.h
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_FLAGS: u16 = 8;
+const IFA_PROTO: u16 = 11;
+const IFA_F_NODAD: u32 = 0x02;
+
+/// An interface address marked with Keel's protocol (`IFA_PROTO`), so that a
+/// later run can tell its own addresses from everyone else's; no DAD, as on
+/// point-to-point links the plan's addresses are unique by construction.
+pub struct WireAddress {
+    iface: InterfaceRef,
+    addr: Ipv6Addr,
+    len: u8,
+}
+
+impl WireAddress {
+    pub fn new(ifindex: u32, net: Ipv6Net) -> Self {
+        WireAddress {
+            iface: InterfaceRef::Index(ifindex),
+            addr: net.addr(),
+            len: net.prefix_len(),
+        }
+    }
+
+    fn header(&self, b: &mut MessageBuilder, ifindex: u32) {
+        // struct ifaddrmsg: family, prefixlen, flags, scope (universe), index
+        let mut h = vec![AF_INET6, self.len, IFA_F_NODAD as u8, 0];
+        h.extend_from_slice(&ifindex.to_ne_bytes());
+        b.append_bytes(&h);
+    }
+
+    fn body(&self, b: &mut MessageBuilder, ifindex: u32, full: bool) {
+        self.header(b, ifindex);
+        let mut attrs = Vec::new();
+        put_attr(&mut attrs, IFA_LOCAL, &self.addr.octets());
+        put_attr(&mut attrs, IFA_ADDRESS, &self.addr.octets());
+        if full {
+            put_u32(&mut attrs, IFA_FLAGS, IFA_F_NODAD);
+            put_attr(&mut attrs, IFA_PROTO, &[RTPROT_KEEL]);
+        }
+        b.append_bytes(&attrs);
+    }
+}
+
+impl nlink::netlink::addr::AddressConfig for WireAddress {
+    fn interface_ref(&self) -> &InterfaceRef {
+        &self.iface
+    }
+    fn family(&self) -> u8 {
+        AF_INET6
+    }
+    fn prefix_len(&self) -> u8 {
+        self.len
+    }
+    fn write_add(&self, b: &mut MessageBuilder, ifindex: u32) -> nlink::Result<()> {
+        self.body(b, ifindex, true);
+        Ok(())
+    }
+    fn write_replace(&self, b: &mut MessageBuilder, ifindex: u32) -> nlink::Result<()> {
+        self.body(b, ifindex, true);
+        Ok(())
+    }
+    fn write_delete(&self, b: &mut MessageBuilder, ifindex: u32) -> nlink::Result<()> {
+        self.body(b, ifindex, false);
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------- decoding
 
 /// One message of a dump, undecoded: nlink transports it, this module reads it.
@@ -291,6 +365,40 @@ impl FromNetlink for RawRoute {
     fn write_dump_header(buf: &mut Vec<u8>) {
         buf.extend_from_slice(&[AF_INET6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
+}
+
+pub struct RawAddr(pub Raw);
+
+impl FromNetlink for RawAddr {
+    fn parse(input: &mut &[u8]) -> PResult<Self> {
+        let v = input.to_vec();
+        *input = &input[input.len()..];
+        Ok(RawAddr(Raw(v)))
+    }
+    fn write_dump_header(buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&[AF_INET6, 0, 0, 0, 0, 0, 0, 0]);
+    }
+}
+
+/// An IPv6 address from a dump: the address, its interface index, and
+/// whether Keel set it.
+pub fn decode_address(payload: &[u8]) -> Option<(u32, Ipv6Net, bool)> {
+    let hdr = payload.get(..8)?;
+    if hdr[0] != AF_INET6 {
+        return None;
+    }
+    let index = u32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    let mut addr = None;
+    let mut keel = false;
+    for (k, p) in attrs(&payload[8..]) {
+        match k {
+            IFA_ADDRESS if addr.is_none() => addr = addr_of(p),
+            IFA_LOCAL => addr = addr_of(p),
+            IFA_PROTO => keel = p.first() == Some(&RTPROT_KEEL),
+            _ => {}
+        }
+    }
+    Some((index, Ipv6Net::new(addr?, hdr[1]).ok()?, keel))
 }
 
 impl FromNetlink for RawRule {
@@ -428,6 +536,12 @@ pub fn decode_route(
         prefix: Ipv6Net::new(dst, dst_len).ok()?,
         metric,
     };
+    if hdr[7] == RTN_UNREACHABLE {
+        return Some((key, RouteAction::Unreachable));
+    }
+    if hdr[7] == RTN_THROW {
+        return Some((key, RouteAction::Throw));
+    }
     if hdr[7] == RTN_LOCAL {
         let dev = name(oif.unwrap_or(0));
         return Some((key, RouteAction::Local { dev }));
@@ -544,6 +658,44 @@ mod tests {
                     segments: vec![],
                 }],
             },
+        );
+    }
+
+    #[test]
+    fn addresses_carry_keels_mark() {
+        use nlink::netlink::addr::AddressConfig;
+        let net: Ipv6Net = "fd00:ffff::1/64".parse().expect("prefix");
+        let mut b = MessageBuilder::new(20, 0);
+        WireAddress::new(7, net)
+            .write_add(&mut b, 7)
+            .expect("encodes");
+        // Skip the 16-byte netlink header the builder starts with.
+        let msg = b.finish();
+        assert_eq!(decode_address(&msg[16..]), Some((7, net, true)));
+        let mut d = MessageBuilder::new(21, 0);
+        WireAddress::new(7, net)
+            .write_delete(&mut d, 7)
+            .expect("encodes");
+        assert_eq!(decode_address(&d.finish()[16..]), Some((7, net, false)));
+    }
+
+    #[test]
+    fn unreachable_round_trips() {
+        round_trip(
+            RouteKey {
+                table: 1001,
+                prefix: "::/0".parse().expect("prefix"),
+                metric: 4096,
+            },
+            RouteAction::Unreachable,
+        );
+        round_trip(
+            RouteKey {
+                table: 1001,
+                prefix: "fc00:0:1::2:2/128".parse().expect("prefix"),
+                metric: 64,
+            },
+            RouteAction::Throw,
         );
     }
 

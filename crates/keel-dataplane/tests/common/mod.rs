@@ -21,7 +21,7 @@ use keel_southbound::site::{
 
 /// Whether the real-packet tests can run here; prints why not.
 pub fn can_run() -> bool {
-    // SAFETY-free root check: /proc/self/status says the effective uid.
+    // /proc/self/status gives the effective uid (no unsafe geteuid call).
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -32,8 +32,9 @@ pub fn can_run() -> bool {
         .unwrap_or(false);
     let ip = Command::new("ip").arg("-V").output().is_ok();
     let ping = Command::new("ping").arg("-V").output().is_ok();
-    if !root || !ip || !ping {
-        eprintln!("SKIP: needs root and the ip and ping binaries");
+    let tc = Command::new("tc").arg("-V").output().is_ok();
+    if !root || !ip || !ping || !tc {
+        eprintln!("SKIP: needs root and the ip, tc and ping binaries");
         return false;
     }
     true
@@ -69,6 +70,10 @@ impl Lab {
     pub fn host(&self, site: &str) -> String {
         format!("{}-h{site}", self.prefix)
     }
+    /// The host of tenant 1 behind a site (on the site's `kt1`).
+    pub fn tenant_host(&self, site: &str) -> String {
+        format!("{}-t{site}", self.prefix)
+    }
 
     /// Namespaces, veth links (up, no addresses: reconcile sets those), hosts.
     pub fn new(tag: &str) -> Lab {
@@ -78,6 +83,7 @@ impl Lab {
         for s in SITES {
             run(&["ip", "netns", "add", &lab.ns(s)]);
             run(&["ip", "netns", "add", &lab.host(s)]);
+            run(&["ip", "netns", "add", &lab.tenant_host(s)]);
         }
         for (x, y) in [("a", "b"), ("b", "c"), ("a", "c")] {
             let (nx, ny) = (lab.ns(x), lab.ns(y));
@@ -132,7 +138,69 @@ impl Lab {
                 "ip", "-n", &host, "-6", "route", "add", "default", "via", &gw,
             ]);
         }
+        for (i, s) in SITES.iter().enumerate() {
+            // Tenant 1's customer edge: fd10:n::/64 on kt1.
+            let (ns, host) = (lab.ns(s), lab.tenant_host(s));
+            let n = i + 1;
+            run(&[
+                "ip", "link", "add", "kt1", "netns", &ns, "type", "veth", "peer", "name", "eth0",
+                "netns", &host,
+            ]);
+            run(&["ip", "-n", &ns, "link", "set", "kt1", "up"]);
+            for dev in ["lo", "eth0"] {
+                run(&["ip", "-n", &host, "link", "set", dev, "up"]);
+            }
+            let gw = format!("fd10:{n}::1");
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "-6",
+                "addr",
+                "add",
+                &format!("{gw}/64"),
+                "dev",
+                "kt1",
+                "nodad",
+            ]);
+            run(&[
+                "ip",
+                "-n",
+                &host,
+                "-6",
+                "addr",
+                "add",
+                &format!("fd10:{n}::2/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
+            run(&[
+                "ip", "-n", &host, "-6", "route", "add", "default", "via", &gw,
+            ]);
+        }
+        lab.settle();
         lab
+    }
+
+    /// Waits (at most 10 s) until no namespace has a tentative address. Until
+    /// duplicate address detection ends, an interface has no usable
+    /// link-local address, and neighbour solicitations for forwarded packets
+    /// cannot be sent: a second or two after links come up, traffic would be
+    /// lost for reasons that have nothing to do with the code under test.
+    pub fn settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for s in SITES {
+            for ns in [self.ns(s), self.host(s), self.tenant_host(s)] {
+                while std::time::Instant::now() < deadline {
+                    let out = sh(&["ip", "-n", &ns, "-6", "addr", "show", "tentative"]);
+                    if out.stdout.is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        }
     }
 
     /// `ping -6` from a namespace; true when replies came back. A first
@@ -162,6 +230,7 @@ impl Drop for Lab {
         for s in SITES {
             let _ = sh(&["ip", "netns", "del", &self.ns(s)]);
             let _ = sh(&["ip", "netns", "del", &self.host(s)]);
+            let _ = sh(&["ip", "netns", "del", &self.tenant_host(s)]);
         }
     }
 }
@@ -370,14 +439,57 @@ pub fn split_policy() -> SitePolicy {
     }
 }
 
-pub fn tenant() -> Tenant {
+/// Tenant 1 at site n: table 1001, DT6 SID fc00:0:n:1::, prefix fd10:n::/64
+/// on `kt1`.
+pub fn tenant_at(n: u16) -> Tenant {
     Tenant {
         name: "tenant-1".into(),
         table: 1001,
-        sid: a("fc00:0:1:1::"),
-        local_prefixes: vec![net("fd10:1::/64")],
-        attachment: "h0".into(),
+        sid: Ipv6Addr::new(0xfc00, 0, n, 1, 0, 0, 0, 0),
+        local_prefixes: vec![
+            Ipv6Net::new(Ipv6Addr::new(0xfd10, n, 0, 0, 0, 0, 0, 0), 64).expect("prefix"),
+        ],
+        attachment: "kt1".into(),
     }
+}
+
+pub fn tenant() -> Tenant {
+    tenant_at(1)
+}
+
+/// Adds tenant 1 to a site's state: its DT6 SID, and a policy in the tenant's
+/// table to tenant 1 at site `to` over the direct link (its first hop is
+/// pinned by the End.X SID the agent puts in front).
+pub fn with_tenant(mut s: SiteState, to: &str) -> SiteState {
+    let def = DEFS.iter().find(|d| d.name == s.site).expect("site");
+    let other = DEFS.iter().find(|d| d.name == to).expect("site");
+    let t = tenant_at(def.n);
+    let remote = tenant_at(other.n);
+    s.local_sids.push(LocalSid {
+        sid: t.sid,
+        action: SidAction::EndDt6 { table: t.table },
+    });
+    s.policies.push(SitePolicy {
+        key: PolicyKey {
+            service: "vpn".into(),
+            ingress: s.site.clone(),
+            egress: to.into(),
+            class: "default".into(),
+        },
+        table: t.table,
+        dscp: None,
+        prefixes: remote.local_prefixes.clone(),
+        paths: vec![SitePath {
+            weight: 1,
+            rate_bps: 1e6,
+            segments: vec![remote.sid],
+            nexthop: nexthop_of(def, to),
+            links: vec![format!("{}->{to}", s.site)],
+            backup: None,
+        }],
+    });
+    s.tenants.push(t);
+    s
 }
 
 /// A's full state for the tests: base + pinned + split policy + a tenant.
@@ -429,11 +541,14 @@ pub fn qos() -> Vec<keel_southbound::site::QosClass> {
     ]
 }
 
-/// A's EF traffic to C's hosts, pinned over A->B->C in class table 246.
+/// A's EF traffic to C's hosts over A->B->C in class table 246, steered by
+/// B's End.X SID for B->C (A pins its own first hop in front of it).
 pub fn ef_policy() -> SitePolicy {
-    SitePolicy {
+    let mut p = SitePolicy {
         table: 246,
         dscp: Some(46),
         ..pinned_policy()
-    }
+    };
+    p.paths[0].segments = vec![end_x(2, 2), dt6(3)];
+    p
 }
