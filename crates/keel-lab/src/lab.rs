@@ -294,6 +294,9 @@ fn sysctl_invocation(ns: &str, ifaces: &[&str]) -> Invocation {
         .map(|s| s.to_string())
         .collect();
     args.push("net.ipv6.conf.all.forwarding=1".into());
+    // Multipath by flow (addresses and ports): TE splits apply per flow, so
+    // many flows split in the nexthop weights' proportion.
+    args.push("net.ipv6.fib_multipath_hash_policy=1".into());
     // seg6 must be on for "all" and for each receiving interface; DAD off so
     // addresses work at once; addresses kept across admin down so that a
     // failed link comes back as it was (the kernel flushes them otherwise).

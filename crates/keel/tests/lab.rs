@@ -331,6 +331,171 @@ fn abilene_lab_end_to_end() {
     let used = used.expect("path").clone();
     let first = used["links"][0].as_str().expect("first link").to_string();
 
+    // Splits: a policy over two paths leaving on different links; 128 flows
+    // (one sender process each, so one source port each) split in the
+    // proportion of the nexthop weights, seen in the interface counters.
+    let (split_i, split) = (0..sites.len())
+        .find_map(|i| {
+            let st = state_of(&lab, i + 1);
+            st["policies"]
+                .as_array()?
+                .iter()
+                .find(|p| {
+                    p["table"] == 254
+                        && p["prefixes"][0]
+                            .as_str()
+                            .is_some_and(|x| x.starts_with("fd00:0:"))
+                        && p["paths"].as_array().is_some_and(|ps| {
+                            ps.len() == 2 && ps[0]["links"][0] != ps[1]["links"][0]
+                        })
+                })
+                .cloned()
+                .map(|p| (i, p))
+        })
+        .expect("a policy split over two first links");
+    let paths = split["paths"].as_array().expect("paths");
+    let weight = |k: usize| paths[k]["weight"].as_f64().expect("weight");
+    let expected = weight(0) / (weight(0) + weight(1));
+    let firsts: Vec<&str> = (0..2)
+        .map(|k| paths[k]["links"][0].as_str().expect("link"))
+        .collect();
+    let egress = split["key"]["egress"].as_str().expect("egress");
+    let dst_n = sites.iter().position(|s| s == egress).expect("egress site") + 1;
+    let before = link_tx(&lab);
+    for k in 0..128u32 {
+        let out = sh(Command::new("ip").args([
+            "netns",
+            "exec",
+            &ns(&lab, &sites[split_i]),
+            env!("CARGO_BIN_EXE_keel"),
+            "lab",
+            "probe-send",
+            "--to",
+            &format!("[fd00:0:{dst_n:x}::1]:{}", 6000 + k),
+            "--rate",
+            "1000",
+            "--duration",
+            "20ms",
+        ]));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let after = link_tx(&lab);
+    let d: Vec<f64> = firsts
+        .iter()
+        .map(|l| (after[*l] - before[*l]) as f64)
+        .collect();
+    let share = d[0] / (d[0] + d[1]);
+    eprintln!(
+        "split: weights {} : {}, expected {expected:.2}, measured {share:.2} ({d:?})",
+        weight(0),
+        weight(1)
+    );
+    assert!(
+        d[0] + d[1] >= 128.0 * 20.0,
+        "the flows left over the policy's links: {d:?}"
+    );
+    assert!(
+        (share - expected).abs() < 0.15,
+        "split {share:.2}, weights say {expected:.2}"
+    );
+
+    // QoS: voice and bulk leave over the same link, bulk offered at twice the
+    // link's rate: voice (strict priority) keeps its packets, bulk absorbs the
+    // loss.
+    let (qos_i, voice, bulk) = (0..sites.len())
+        .find_map(|i| {
+            let st = state_of(&lab, i + 1);
+            let pols = st["policies"].as_array()?.clone();
+            let single = |p: &Value| {
+                p["paths"].as_array().is_some_and(|ps| ps.len() == 1)
+                    && p["prefixes"][0]
+                        .as_str()
+                        .is_some_and(|x| x.starts_with("fd00:0:"))
+            };
+            pols.iter()
+                .filter(|v| v["dscp"] == 46 && single(v))
+                .find_map(|v| {
+                    pols.iter()
+                        .find(|b| {
+                            b["dscp"] == 10
+                                && single(b)
+                                && b["prefixes"][0] == v["prefixes"][0]
+                                && b["paths"][0]["links"][0] == v["paths"][0]["links"][0]
+                        })
+                        .map(|b| (i, v.clone(), b.clone()))
+                })
+        })
+        .expect("voice and bulk policies leaving over the same link");
+    let st = state_of(&lab, qos_i + 1);
+    let shared = voice["paths"][0]["links"][0].clone();
+    let capacity = st["interfaces"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .find(|x| x["link"] == shared)
+        .and_then(|x| x["capacity_bps"].as_f64())
+        .expect("capacity");
+    // 1200-byte payloads: with the SRv6 encapsulation they stay within the
+    // links' 1500-byte MTU.
+    let bulk_pps = (2.0 * capacity / (1200.0 * 8.0)).ceil() as u32;
+    let (qfrom, qto) = (
+        sites[qos_i].clone(),
+        voice["key"]["egress"].as_str().expect("egress").to_string(),
+    );
+    let run_probe = |dscp: u8, rate: u32, size: &str, port: &str| {
+        let (lab, qfrom, qto) = (lab.clone(), qfrom.clone(), qto.clone());
+        let (size, port) = (size.to_string(), port.to_string());
+        std::thread::spawn(move || {
+            json(&keel(&[
+                "lab",
+                "traffic",
+                "--name",
+                &lab,
+                "--from",
+                &qfrom,
+                "--to",
+                &qto,
+                "--rate",
+                &rate.to_string(),
+                "--duration",
+                "4s",
+                "--dscp",
+                &dscp.to_string(),
+                "--size",
+                &size,
+                "--port",
+                &port,
+                "--json",
+            ]))
+        })
+    };
+    let bulk_run = run_probe(10, bulk_pps, "1200", "5100");
+    let voice_run = run_probe(46, 500, "200", "5101");
+    let (v, b) = (
+        voice_run.join().expect("voice"),
+        bulk_run.join().expect("bulk"),
+    );
+    // The congested queue is the sender's own egress: there bulk is held back
+    // (queued, and the sending socket blocked) rather than dropped, so what
+    // it absorbs shows as what it did not get through.
+    let loss =
+        |r: &Value| r["lost"].as_f64().unwrap_or(0.0) / r["sent"].as_f64().unwrap_or(1.0).max(1.0);
+    let bulk_share = b["received"].as_f64().unwrap_or(0.0) / (f64::from(bulk_pps) * 4.0);
+    eprintln!(
+        "qos over {shared}: voice lost {:.2}% (max delay {} ms); bulk offered {bulk_pps} pps, delivered {:.0}% (max delay {} ms)",
+        100.0 * loss(&v),
+        v["delay_max_ms"],
+        100.0 * bulk_share,
+        b["delay_max_ms"]
+    );
+    assert!(loss(&v) < 0.01, "voice lost {:.2}%: {v}", 100.0 * loss(&v));
+    assert!(
+        v["delay_max_ms"].as_f64().is_some_and(|d| d < 100.0),
+        "voice was queued: {v}"
+    );
+    assert!(bulk_share < 0.7, "bulk absorbed the congestion: {b}");
+    assert_eq!(bulk["key"]["class"], "bulk");
+
     // Local repair: cut the first link of that path under a 1000 pps probe.
     let repaired = probe_while(&lab, (&from, &to, dscp), 4, || {
         let out = keel(&["lab", "fail", "--name", &lab, &first]);
