@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events))
         .route("/tokens", post(create_token))
         .route("/whatif", post(whatif))
+        .route("/predictions", get(predictions))
         .merge(crate::agent_api::routes());
     Router::new()
         .nest("/api/v1", v1)
@@ -481,6 +482,15 @@ async fn audit(
 
 /// Server-Sent Events: every controller event; tenants get only allocation
 /// versions and the audit records of their own services.
+async fn predictions(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(who.can_read_network(), "read predictions")?;
+    Ok(Json(match &st.snap().prediction {
+        Some(p) => serde_json::to_value(&**p).map_err(ApiError::internal)?,
+        None => json!({ "method": null, "steps": [], "alerts": [],
+                        "note": "no prediction yet: it needs measured demand and an installed plan" }),
+    }))
+}
+
 async fn events(
     State(st): State<AppState>,
     who: Principal,
@@ -510,6 +520,7 @@ async fn events(
             Event::LinkState { .. } => "link-state",
             Event::Allocation { .. } => "allocation",
             Event::Counters { .. } => "counters",
+            Event::Alert { .. } => "alert",
         };
         Some(Ok(SseEvent::default().event(kind).data(data)))
     });
@@ -721,6 +732,7 @@ pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("/api/v1/events", &["get"]),
         ("/api/v1/tokens", &["post"]),
         ("/api/v1/whatif", &["post"]),
+        ("/api/v1/predictions", &["get"]),
         ("/api/v1/agents", &["get"]),
         ("/api/v1/agents/{site}/state", &["get"]),
         ("/api/v1/agents/{site}/reports", &["post"]),

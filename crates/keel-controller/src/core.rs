@@ -23,11 +23,12 @@ use keel_store::{Audit, LinkStateRow, ServiceRow, Store, now_ms};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
 use crate::plan::{self, Admission, BackgroundDemand, LinkState, Network, Owner, Plan};
+use crate::predict;
 use crate::service::{self, Service, ServiceSpec};
 use crate::srv6;
 use crate::update::plan_update;
@@ -79,6 +80,8 @@ pub enum Msg {
     Network(NetworkEvent),
     /// Measured (replayed) background demand: a factor on the base matrix.
     DemandScale(f64),
+    /// A congestion prediction finished (beside the loop).
+    Prediction(Result<predict::Prediction, String>),
     Tick,
 }
 
@@ -107,6 +110,14 @@ pub enum Event {
     },
     Counters {
         max_utilisation: f64,
+    },
+    /// A link the best routing of the forecast demand would load to the
+    /// threshold, with the lead time.
+    Alert {
+        link: String,
+        utilisation: f64,
+        lead_minutes: f64,
+        message: String,
     },
 }
 
@@ -164,6 +175,8 @@ pub struct Snapshot {
     /// The installed plan in solver terms (what-if questions start from it).
     #[serde(skip)]
     pub model: Option<Arc<plan::PlanModel>>,
+    /// The latest congestion prediction.
+    pub prediction: Option<Arc<predict::Prediction>>,
     pub reoptimisations: u64,
     /// From the last event to its allocation fully handed to the network, s.
     pub last_reaction_s: Option<f64>,
@@ -203,7 +216,21 @@ pub struct Core {
     next_service: u64,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
+    /// Measured demand levels, oldest first, and the level the installed
+    /// plan was made for.
+    demand_history: std::collections::VecDeque<f64>,
+    planned_level: f64,
+    prediction: Option<Arc<predict::Prediction>>,
+    predicting: bool,
+    /// The loop's own queue, for work done beside it (predictions).
+    loopback: Option<mpsc::UnboundedSender<Msg>>,
 }
+
+/// Demand samples per day (replay steps of 30 simulated minutes) and the alert
+/// threshold of predictions.
+const SAMPLES_PER_DAY: usize = 48;
+const MINUTES_PER_SAMPLE: f64 = 30.0;
+const ALERT_UTILISATION: f64 = 0.95;
 
 struct Pending {
     cause: String,
@@ -222,6 +249,8 @@ pub struct Start {
     pub southbound: Box<dyn Southbound>,
     pub snapshot: watch::Sender<Arc<Snapshot>>,
     pub events: broadcast::Sender<Event>,
+    /// The loop's own queue: with it, demand samples trigger predictions.
+    pub loopback: Option<mpsc::UnboundedSender<Msg>>,
 }
 
 impl Core {
@@ -290,6 +319,11 @@ impl Core {
             next_service,
             snapshot: start.snapshot,
             events: start.events,
+            demand_history: std::collections::VecDeque::new(),
+            planned_level: 1.0,
+            prediction: None,
+            predicting: false,
+            loopback: start.loopback,
         };
         core.installed = core.southbound.installed();
         core.restore_programming()?;
@@ -394,9 +428,90 @@ impl Core {
                     self.background_scale = f;
                     self.request(format!("measured demand ×{f:.3}"), false);
                 }
+                self.demand_history.push_back(f);
+                if self.demand_history.len() > 14 * SAMPLES_PER_DAY {
+                    self.demand_history.pop_front();
+                }
+                self.start_prediction();
+            }
+            Msg::Prediction(result) => {
+                self.predicting = false;
+                match result {
+                    Ok(p) => self.prediction_done(p),
+                    Err(e) => debug!(error = e, "no congestion prediction"),
+                }
             }
             Msg::Tick => {}
         }
+    }
+
+    /// Forecasts demand and plans it beside the loop (the loop hears back in
+    /// a `Msg::Prediction`), one prediction at a time.
+    fn start_prediction(&mut self) {
+        let (Some(tx), Some(model)) = (self.loopback.clone(), self.model.clone()) else {
+            return;
+        };
+        if self.predicting {
+            return;
+        }
+        self.predicting = true;
+        let history: Vec<f64> = self.demand_history.iter().copied().collect();
+        let planned = self.planned_level;
+        let spawned = std::thread::Builder::new()
+            .name("keel-predict".into())
+            .spawn(move || {
+                let result = predict::predict(
+                    &model,
+                    &history,
+                    planned,
+                    SAMPLES_PER_DAY,
+                    MINUTES_PER_SAMPLE,
+                    ALERT_UTILISATION,
+                )
+                .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Prediction(result));
+            });
+        if spawned.is_err() {
+            self.predicting = false;
+        }
+    }
+
+    /// Announces links that newly reach the threshold, and keeps the prediction.
+    fn prediction_done(&mut self, p: predict::Prediction) {
+        let before: Vec<&str> = self
+            .prediction
+            .iter()
+            .flat_map(|x| x.alerts.iter().map(|a| a.link.as_str()))
+            .collect();
+        let new: Vec<predict::Alert> = p
+            .alerts
+            .iter()
+            .filter(|a| !before.contains(&a.link.as_str()))
+            .cloned()
+            .collect();
+        for a in new {
+            info!(
+                link = a.link,
+                lead_minutes = a.lead_minutes,
+                "{}",
+                a.message
+            );
+            self.audit(
+                "controller",
+                "congestion.predicted",
+                &a.link.clone(),
+                json!({ "utilisation": a.utilisation, "lead_minutes": a.lead_minutes,
+                        "method": p.method }),
+            );
+            let _ = self.events.send(Event::Alert {
+                link: a.link,
+                utilisation: a.utilisation,
+                lead_minutes: a.lead_minutes,
+                message: a.message,
+            });
+        }
+        self.prediction = Some(Arc::new(p));
+        self.publish();
     }
 
     fn network_event(&mut self, ev: NetworkEvent) {
@@ -1005,6 +1120,7 @@ impl Core {
         });
         self.allocation = Some(Arc::new(allocation_doc(version, cause, &plan, &services)));
         self.model = Some(plan.model.clone());
+        self.planned_level = self.background_scale;
         self.planned_loads = plan.loads;
         Ok(())
     }
@@ -1059,6 +1175,7 @@ impl Core {
             services,
             allocation: self.allocation.clone(),
             model: self.model.clone(),
+            prediction: self.prediction.clone(),
             reoptimisations: self.reoptimisations,
             last_reaction_s: self.last_reaction.map(|d| d.as_secs_f64()),
             pending_reoptimisation: self.pending.is_some(),

@@ -16,6 +16,7 @@ pub mod core;
 pub mod error;
 pub mod openapi;
 pub mod plan;
+pub mod predict;
 pub mod service;
 pub mod sitestate;
 pub mod srv6;
@@ -162,6 +163,7 @@ pub async fn serve(
         southbound,
         snapshot: snap_tx,
         events: events.clone(),
+        loopback: Some(tx.clone()),
     };
     let core = tokio::task::spawn_blocking(move || Core::new(start))
         .await
@@ -367,6 +369,7 @@ fn empty_snapshot(base: &Topology) -> core::Snapshot {
         services: Default::default(),
         allocation: None,
         model: None,
+        prediction: None,
         reoptimisations: 0,
         last_reaction_s: None,
         pending_reoptimisation: true,

@@ -182,6 +182,13 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("WhatIf"),
     ),
     (
+        "/api/v1/predictions",
+        "get",
+        "Predicted congestion: the demand forecast per step, the best achievable maximum utilisation (min-MLU by the TE engine), and alerts with their lead time.",
+        "viewer",
+        None,
+    ),
+    (
         "/api/v1/agents",
         "get",
         "Agents (with `--southbound agents`): per site the state generation desired and applied, connection, last error.",
