@@ -87,6 +87,9 @@ pub fn router(state: AppState) -> Router {
         .route("/whatif", post(whatif));
     Router::new()
         .nest("/api/v1", v1)
+        .route("/", get(crate::dashboard::index))
+        .route("/app.js", get(crate::dashboard::script))
+        .route("/style.css", get(crate::dashboard::style))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
@@ -331,10 +334,13 @@ async fn capacity(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UtilQuery {
-    #[serde(default)]
+    #[serde(default, alias = "since")]
     since_ms: i64,
     #[serde(default = "default_limit")]
     limit: usize,
+    /// raw (default), 5m or 1h.
+    #[serde(default)]
+    resolution: Option<String>,
 }
 
 fn default_limit() -> usize {
@@ -351,10 +357,26 @@ async fn utilisation(
     if !st.snap().links.iter().any(|l| l.id == link) {
         return Err(ApiError::not_found("link", &link));
     }
-    let samples = st
-        .store
-        .utilisation(&link, q.since_ms, q.limit.min(100_000))?;
-    Ok(Json(json!({ "link": link, "samples": samples })))
+    let limit = q.limit.min(100_000);
+    let rollup = match q.resolution.as_deref() {
+        None | Some("raw") => None,
+        Some("5m") => Some(keel_store::Rollup::FiveMinutes),
+        Some("1h") => Some(keel_store::Rollup::Hour),
+        Some(other) => {
+            return Err(field(
+                "resolution",
+                format!("`{other}`: expected raw, 5m or 1h"),
+            ));
+        }
+    };
+    let samples = match rollup {
+        None => json!(st.store.utilisation(&link, q.since_ms, limit)?),
+        Some(r) => json!(st.store.utilisation_rollup(&link, r, q.since_ms, limit)?),
+    };
+    let resolution = q.resolution.as_deref().unwrap_or("raw");
+    Ok(Json(
+        json!({ "link": link, "resolution": resolution, "samples": samples }),
+    ))
 }
 
 async fn sim_stats(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
@@ -718,6 +740,9 @@ pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("/api/v1/events", &["get"]),
         ("/api/v1/tokens", &["post"]),
         ("/api/v1/whatif", &["post"]),
+        ("/", &["get"]),
+        ("/app.js", &["get"]),
+        ("/style.css", &["get"]),
         ("/metrics", &["get"]),
         ("/openapi.json", &["get"]),
     ])

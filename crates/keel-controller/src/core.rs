@@ -32,9 +32,6 @@ use crate::service::{self, Service, ServiceSpec};
 use crate::srv6;
 use crate::update::plan_update;
 
-/// How long raw link utilisation samples are kept.
-const RETENTION_MS: i64 = 7 * 24 * 3_600_000;
-
 pub type Reply = oneshot::Sender<Result<serde_json::Value, ApiError>>;
 
 /// What the API asks of the controller.
@@ -454,11 +451,13 @@ impl Core {
         if let Err(e) = self.store.record_utilisation(at, &rows) {
             warn!(error = %e, "cannot record link utilisation");
         }
-        // Raw samples are kept for a week; pruned about once an hour.
-        if at - self.last_prune_ms > 3_600_000 {
+        // Rollups and retention (keel_store::RAW_RETENTION_MS and the rest) run
+        // every five minutes: each call rolls only the buckets completed since
+        // the last, so it costs a few minutes of samples.
+        if at - self.last_prune_ms >= keel_store::FIVE_MIN_MS {
             self.last_prune_ms = at;
-            if let Err(e) = self.store.prune_utilisation(at - RETENTION_MS) {
-                warn!(error = %e, "cannot prune link utilisation history");
+            if let Err(e) = self.store.downsample(at) {
+                warn!(error = %e, "cannot downsample link utilisation history");
             }
         }
         let max = rows

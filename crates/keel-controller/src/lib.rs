@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod core;
+pub mod dashboard;
 pub mod error;
 pub mod openapi;
 pub mod plan;

@@ -86,7 +86,46 @@ CREATE TABLE IF NOT EXISTS link_util (
     utilisation REAL NOT NULL,
     PRIMARY KEY (link, at_ms)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS link_util_at ON link_util (at_ms);
+CREATE TABLE IF NOT EXISTS link_util_5m (
+    link TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    offered_bps REAL NOT NULL,
+    offered_max_bps REAL NOT NULL,
+    carried_bps REAL NOT NULL,
+    carried_max_bps REAL NOT NULL,
+    utilisation REAL NOT NULL,
+    utilisation_max REAL NOT NULL,
+    PRIMARY KEY (link, at_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS link_util_5m_at ON link_util_5m (at_ms);
+CREATE TABLE IF NOT EXISTS link_util_1h (
+    link TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    offered_bps REAL NOT NULL,
+    offered_max_bps REAL NOT NULL,
+    carried_bps REAL NOT NULL,
+    carried_max_bps REAL NOT NULL,
+    utilisation REAL NOT NULL,
+    utilisation_max REAL NOT NULL,
+    PRIMARY KEY (link, at_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS link_util_1h_at ON link_util_1h (at_ms);
 ";
+
+/// Width of a 5-minute rollup bucket.
+pub const FIVE_MIN_MS: i64 = 5 * 60_000;
+/// Width of a 1-hour rollup bucket.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Raw samples (one per link per counter interval) are kept 6 hours: enough to
+/// look at an incident in full detail, small enough on Kdl (1,790 links at 5 s).
+pub const RAW_RETENTION_MS: i64 = 6 * HOUR_MS;
+/// 5-minute averages and maxima are kept a week (daily and weekly patterns).
+pub const FIVE_MIN_RETENTION_MS: i64 = 7 * 24 * HOUR_MS;
+/// 1-hour averages and maxima are kept a year (capacity planning).
+pub const HOUR_RETENTION_MS: i64 = 365 * 24 * HOUR_MS;
 
 /// One audit record: who did what to which element, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,6 +175,66 @@ pub struct UtilSample {
     pub offered_bps: f64,
     pub carried_bps: f64,
     pub utilisation: f64,
+}
+
+/// A rollup table of link utilisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup {
+    FiveMinutes,
+    Hour,
+}
+
+impl Rollup {
+    fn table(self) -> &'static str {
+        match self {
+            Rollup::FiveMinutes => "link_util_5m",
+            Rollup::Hour => "link_util_1h",
+        }
+    }
+}
+
+/// One rollup bucket: averages over the raw samples in it, and their maxima.
+/// `at_ms` is the start of the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RollupSample {
+    pub at_ms: i64,
+    /// Raw samples behind the bucket.
+    pub samples: i64,
+    pub offered_bps: f64,
+    pub offered_max_bps: f64,
+    pub carried_bps: f64,
+    pub carried_max_bps: f64,
+    pub utilisation: f64,
+    pub utilisation_max: f64,
+}
+
+/// What one [`Store::downsample`] call did, in rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Downsampled {
+    pub five_min_rows: usize,
+    pub hour_rows: usize,
+    pub raw_deleted: usize,
+    pub five_min_deleted: usize,
+    pub hour_deleted: usize,
+}
+
+fn floor_to(t: i64, step: i64) -> i64 {
+    t - t.rem_euclid(step)
+}
+
+fn watermark(tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<i64> {
+    let v: Option<String> = tx
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn set_watermark(tx: &rusqlite::Transaction, key: &str, at_ms: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![key, at_ms.to_string()],
+    )?;
+    Ok(())
 }
 
 pub fn now_ms() -> i64 {
@@ -439,6 +538,101 @@ impl Store {
         Ok(out)
     }
 
+    /// Rolls raw samples into the 5-minute table and 5-minute rows into the
+    /// 1-hour table, then drops what each table keeps no longer (see
+    /// [`RAW_RETENTION_MS`], [`FIVE_MIN_RETENTION_MS`], [`HOUR_RETENTION_MS`]).
+    ///
+    /// Only whole buckets that ended by `now_ms` are rolled, from a watermark
+    /// kept in `meta`, so a second call at the same time changes nothing, and
+    /// raw rows are deleted only once their bucket is rolled.
+    pub fn downsample(&self, now_ms: i64) -> Result<Downsampled> {
+        self.write(None, |tx| {
+            let mut out = Downsampled::default();
+            let five_from = watermark(tx, "rollup_5m_until")?;
+            let five_to = floor_to(now_ms, FIVE_MIN_MS);
+            if five_to > five_from {
+                out.five_min_rows = tx.execute(
+                    "INSERT OR REPLACE INTO link_util_5m
+                       (link, at_ms, samples, offered_bps, offered_max_bps, carried_bps,
+                        carried_max_bps, utilisation, utilisation_max)
+                     SELECT link, at_ms - at_ms % ?3, count(*), avg(offered_bps), max(offered_bps),
+                            avg(carried_bps), max(carried_bps), avg(utilisation), max(utilisation)
+                     FROM link_util WHERE at_ms >= ?1 AND at_ms < ?2
+                     GROUP BY link, at_ms - at_ms % ?3",
+                    params![five_from, five_to, FIVE_MIN_MS],
+                )?;
+                set_watermark(tx, "rollup_5m_until", five_to)?;
+            }
+            let five_done = five_to.max(five_from);
+            let hour_from = watermark(tx, "rollup_1h_until")?;
+            // An hour is rolled once all its 5-minute buckets are.
+            let hour_to = floor_to(five_done, HOUR_MS);
+            if hour_to > hour_from {
+                // Averages are weighted by the raw samples behind each bucket.
+                out.hour_rows = tx.execute(
+                    "INSERT OR REPLACE INTO link_util_1h
+                       (link, at_ms, samples, offered_bps, offered_max_bps, carried_bps,
+                        carried_max_bps, utilisation, utilisation_max)
+                     SELECT link, at_ms - at_ms % ?3, sum(samples),
+                            sum(offered_bps * samples) / sum(samples), max(offered_max_bps),
+                            sum(carried_bps * samples) / sum(samples), max(carried_max_bps),
+                            sum(utilisation * samples) / sum(samples), max(utilisation_max)
+                     FROM link_util_5m WHERE at_ms >= ?1 AND at_ms < ?2
+                     GROUP BY link, at_ms - at_ms % ?3",
+                    params![hour_from, hour_to, HOUR_MS],
+                )?;
+                set_watermark(tx, "rollup_1h_until", hour_to)?;
+            }
+            let hour_done = hour_to.max(hour_from);
+            out.raw_deleted = tx.execute(
+                "DELETE FROM link_util WHERE at_ms < ?1",
+                [(now_ms - RAW_RETENTION_MS).min(five_done)],
+            )?;
+            out.five_min_deleted = tx.execute(
+                "DELETE FROM link_util_5m WHERE at_ms < ?1",
+                [(now_ms - FIVE_MIN_RETENTION_MS).min(hour_done)],
+            )?;
+            out.hour_deleted = tx.execute(
+                "DELETE FROM link_util_1h WHERE at_ms < ?1",
+                [now_ms - HOUR_RETENTION_MS],
+            )?;
+            Ok(out)
+        })
+    }
+
+    /// Rolled-up samples of one link at or after `since_ms`, oldest first.
+    pub fn utilisation_rollup(
+        &self,
+        link: &str,
+        resolution: Rollup,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RollupSample>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT at_ms, samples, offered_bps, offered_max_bps, carried_bps, carried_max_bps,
+                    utilisation, utilisation_max FROM {}
+             WHERE link = ?1 AND at_ms >= ?2 ORDER BY at_ms DESC LIMIT ?3",
+            resolution.table()
+        );
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(params![link, since_ms, limit as i64], |r| {
+            Ok(RollupSample {
+                at_ms: r.get(0)?,
+                samples: r.get(1)?,
+                offered_bps: r.get(2)?,
+                offered_max_bps: r.get(3)?,
+                carried_bps: r.get(4)?,
+                carried_max_bps: r.get(5)?,
+                utilisation: r.get(6)?,
+                utilisation_max: r.get(7)?,
+            })
+        })?;
+        let mut out: Vec<RollupSample> = rows.collect::<rusqlite::Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
     /// Drops utilisation samples older than `before_ms`.
     pub fn prune_utilisation(&self, before_ms: i64) -> Result<usize> {
         self.write(None, |tx| {
@@ -572,6 +766,127 @@ mod tests {
             s.utilisation("b", 0, 10).expect("query")[0].utilisation,
             0.0
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    fn rollups(s: &Store, r: Rollup) -> Vec<RollupSample> {
+        s.utilisation_rollup("a", r, i64::MIN, 10_000)
+            .expect("rollup")
+    }
+
+    /// Link "a" (capacity 10): three samples in the first 5 minutes, one in the next.
+    fn known_samples(s: &Store) {
+        for (at, offered) in [(0, 1.0), (60_000, 2.0), (120_000, 6.0), (FIVE_MIN_MS, 4.0)] {
+            s.record_utilisation(at, &[("a", offered, offered / 2.0, 10.0)])
+                .expect("record");
+        }
+    }
+
+    #[test]
+    fn rollups_hold_the_averages_and_maxima_of_their_samples() {
+        let dir = tempdir("rollup");
+        let s = Store::open(&dir).expect("open");
+        known_samples(&s);
+        // Ten minutes and a bit: both 5-minute buckets are complete, no hour is.
+        let d = s.downsample(2 * FIVE_MIN_MS + 1).expect("downsample");
+        assert_eq!((d.five_min_rows, d.hour_rows), (2, 0));
+        let five = rollups(&s, Rollup::FiveMinutes);
+        assert_eq!(five.len(), 2);
+        assert_eq!((five[0].at_ms, five[0].samples), (0, 3));
+        assert!(close(five[0].utilisation, 0.3), "{:?}", five[0]);
+        assert!(close(five[0].utilisation_max, 0.6));
+        assert!(close(five[0].offered_bps, 3.0));
+        assert!(close(five[0].offered_max_bps, 6.0));
+        assert!(close(five[0].carried_bps, 1.5));
+        assert!(close(five[0].carried_max_bps, 3.0));
+        assert_eq!((five[1].at_ms, five[1].samples), (FIVE_MIN_MS, 1));
+        assert!(close(five[1].utilisation, 0.4));
+        assert!(rollups(&s, Rollup::Hour).is_empty());
+
+        // Once the hour has passed it is rolled from the 5-minute rows, weighted
+        // by their samples: (0.1 + 0.2 + 0.6 + 0.4) / 4, not (0.3 + 0.4) / 2.
+        let d = s.downsample(HOUR_MS + 1).expect("downsample");
+        assert_eq!(d.hour_rows, 1);
+        let hour = rollups(&s, Rollup::Hour);
+        assert_eq!(hour.len(), 1);
+        assert_eq!((hour[0].at_ms, hour[0].samples), (0, 4));
+        assert!(close(hour[0].utilisation, 0.325), "{:?}", hour[0]);
+        assert!(close(hour[0].utilisation_max, 0.6));
+        assert!(close(hour[0].offered_bps, 3.25));
+        assert!(close(hour[0].carried_max_bps, 3.0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn downsampling_twice_changes_nothing() {
+        let dir = tempdir("rollup-twice");
+        let s = Store::open(&dir).expect("open");
+        known_samples(&s);
+        let now = HOUR_MS + 1;
+        let first = s.downsample(now).expect("downsample");
+        assert!(first.five_min_rows > 0 && first.hour_rows > 0);
+        let before = (
+            s.utilisation("a", i64::MIN, 10_000).expect("raw"),
+            rollups(&s, Rollup::FiveMinutes),
+            rollups(&s, Rollup::Hour),
+        );
+        assert_eq!(s.downsample(now).expect("again"), Downsampled::default());
+        // A sample in the bucket still open is not rolled either.
+        s.record_utilisation(now, &[("a", 9.0, 9.0, 10.0)])
+            .expect("record");
+        assert_eq!(
+            s.downsample(now + 1).expect("again"),
+            Downsampled::default()
+        );
+        let after = (
+            s.utilisation("a", i64::MIN, 10_000)
+                .expect("raw")
+                .into_iter()
+                .filter(|r| r.at_ms < now)
+                .collect::<Vec<_>>(),
+            rollups(&s, Rollup::FiveMinutes),
+            rollups(&s, Rollup::Hour),
+        );
+        assert_eq!(before, after);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn expired_rows_go_and_their_rollups_stay() {
+        let dir = tempdir("rollup-expire");
+        let s = Store::open(&dir).expect("open");
+        known_samples(&s);
+        let late = RAW_RETENTION_MS + HOUR_MS;
+        s.record_utilisation(late, &[("a", 5.0, 5.0, 10.0)])
+            .expect("record");
+        let d = s.downsample(late + 1).expect("downsample");
+        assert_eq!(d.raw_deleted, 4);
+        let raw = s.utilisation("a", i64::MIN, 100).expect("raw");
+        assert_eq!(raw.iter().map(|r| r.at_ms).collect::<Vec<_>>(), [late]);
+        assert_eq!(rollups(&s, Rollup::FiveMinutes)[0].at_ms, 0);
+
+        // A week later the 5-minute rows of the first hour go; the hour stays.
+        let d = s
+            .downsample(FIVE_MIN_RETENTION_MS + 2 * HOUR_MS)
+            .expect("downsample");
+        assert_eq!(d.five_min_deleted, 2);
+        assert!(
+            rollups(&s, Rollup::FiveMinutes)
+                .iter()
+                .all(|r| r.at_ms >= HOUR_MS)
+        );
+        let hours = rollups(&s, Rollup::Hour);
+        assert_eq!(hours.iter().map(|r| r.at_ms).collect::<Vec<_>>(), [0, late]);
+
+        // After a year the first hour goes too.
+        s.downsample(HOUR_RETENTION_MS + 2 * HOUR_MS)
+            .expect("downsample");
+        let hours = rollups(&s, Rollup::Hour);
+        assert_eq!(hours.iter().map(|r| r.at_ms).collect::<Vec<_>>(), [late]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
