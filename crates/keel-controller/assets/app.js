@@ -81,8 +81,9 @@
     return body;
   }
 
-  function say(msg) {
+  function say(msg, error = false) {
     $('message').textContent = msg || '';
+    $('message').classList.toggle('error', error);
   }
 
   // ---- login ---------------------------------------------------------------
@@ -152,8 +153,13 @@
   async function loadTopology() {
     const topo = await api('/topology');
     state.topo = topo;
+    // Timings in the Performance timeline, for measuring large networks.
+    const t0 = performance.now();
     state.pos = layout(topo);
+    const t1 = performance.now();
     drawMap();
+    performance.measure('keel:layout', { start: t0, end: t1 });
+    performance.measure('keel:draw-map', { start: t1 });
     const srlgs = new Set();
     topo.links.forEach((l) => (l.srlgs || []).forEach((g) => srlgs.add(g)));
     state.srlgs = [...srlgs].sort();
@@ -181,16 +187,48 @@
 
   function layout(topo) {
     const sites = topo.sites;
-    let pts;
-    if (sites.length > 0 && sites.every((s) => s.location)) {
-      // Equirectangular, with longitudes shrunk at the mean latitude.
-      const lat0 = sites.reduce((a, s) => a + s.location.lat, 0) / sites.length;
-      const k = Math.cos((lat0 * Math.PI) / 180);
-      pts = sites.map((s) => [s.location.lon * k, -s.location.lat]);
-    } else {
-      pts = forceLayout(topo);
-    }
+    const located = sites.filter((s) => s.location).length;
+    // Mostly located (Topology Zoo often misses a few): place the rest among
+    // their neighbours. Otherwise a force layout.
+    const pts = located >= Math.max(2, 0.8 * sites.length) ? geoLayout(topo) : forceLayout(topo);
     return fit(sites, pts);
+  }
+
+  function geoLayout(topo) {
+    const sites = topo.sites;
+    const with_ = sites.filter((s) => s.location);
+    // Equirectangular, with longitudes shrunk at the mean latitude.
+    const lat0 = with_.reduce((a, s) => a + s.location.lat, 0) / with_.length;
+    const k = Math.cos((lat0 * Math.PI) / 180);
+    const pts = sites.map((s) => (s.location ? [s.location.lon * k, -s.location.lat] : null));
+    const index = new Map(sites.map((s, i) => [s.id, i]));
+    const nbrs = sites.map(() => []);
+    for (const l of topo.links) {
+      const a = index.get(l.src);
+      const b = index.get(l.dst);
+      if (a !== undefined && b !== undefined) {
+        nbrs[a].push(b);
+        nbrs[b].push(a);
+      }
+    }
+    const rand = rng(hash(topo.name + ':geo'));
+    const cx = pts.filter(Boolean).reduce((a, p) => a + p[0], 0) / with_.length;
+    const cy = pts.filter(Boolean).reduce((a, p) => a + p[1], 0) / with_.length;
+    // Unlocated sites go to the mean of their placed neighbours, a little
+    // apart; a few passes reach chains of them. Jitter is seeded: stable.
+    for (let pass = 0; pass < 5; pass++) {
+      sites.forEach((s, i) => {
+        if (s.location) return;
+        const placed = nbrs[i].map((j) => pts[j]).filter(Boolean);
+        if (!placed.length) return;
+        const p = [
+          placed.reduce((a, q) => a + q[0], 0) / placed.length + 0.3 * (rand() - 0.5),
+          placed.reduce((a, q) => a + q[1], 0) / placed.length + 0.3 * (rand() - 0.5),
+        ];
+        pts[i] = p;
+      });
+    }
+    return pts.map((p) => p || [cx + rand() - 0.5, cy + rand() - 0.5]);
   }
 
   function forceLayout(topo) {
@@ -363,12 +401,14 @@
     } catch (e) {
       return handleError(e);
     }
+    const t0 = performance.now();
     for (const v of views) {
       const e = state.links.get(v.id);
       if (!e) continue;
       e.view = v;
       paintLink(v.id);
     }
+    performance.measure('keel:paint-links', { start: t0 });
     if (state.selected) showLinkFacts(state.selected);
   }
 
@@ -711,7 +751,7 @@
     const id = $('whatif-element').value.trim();
     const out = $('whatif-result');
     out.replaceChildren();
-    if (!id) return say('Pick an element first.');
+    if (!id) return say('Pick an element first.', true);
     out.appendChild(el('p', { class: 'muted' }, 'computing…'));
     $('whatif-drain').disabled = true;
     let r;
@@ -767,7 +807,7 @@
 
   function handleError(e) {
     if (e.status === 401) return showLogin('The token is no longer valid.');
-    say(e.message);
+    say(e.message, true);
   }
 
   // ---- wiring --------------------------------------------------------------

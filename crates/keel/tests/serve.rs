@@ -791,3 +791,60 @@ fn what_if_answers_about_the_installed_plan() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn link_history_comes_raw_or_rolled_up_and_the_dashboard_is_served() {
+    let dir = data_dir("history");
+    let s = Server::start(&dir);
+    let base = "/api/v1/links/NYCM-%3ECHIN/utilisation";
+    // Counters every 200 ms: raw samples arrive at once.
+    s.wait_for(
+        |s| {
+            s.admin_get(base)["samples"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        },
+        "raw samples",
+    );
+    let raw = s.admin_get(&format!("{base}?resolution=raw&since=0&limit=5"));
+    assert_eq!(raw["resolution"], "raw");
+    let samples = raw["samples"].as_array().expect("samples");
+    assert!(!samples.is_empty() && samples.len() <= 5, "{raw}");
+    assert!(samples[0]["utilisation"].is_number(), "{raw}");
+    // Samples after the newest there is: none.
+    let newest = samples.last().expect("a sample")["at_ms"]
+        .as_i64()
+        .expect("at_ms");
+    let later = s.admin_get(&format!("{base}?since={}", newest + 3_600_000));
+    assert_eq!(later["samples"], json!([]));
+    // No 5-minute bucket has completed since the start: an empty list, not an error.
+    for r in ["5m", "1h"] {
+        let v = s.admin_get(&format!("{base}?resolution={r}"));
+        assert_eq!(v["resolution"], r);
+        assert!(v["samples"].is_array(), "{v}");
+    }
+    let (st, v) = s.get(&format!("{base}?resolution=2m"), Some(&s.admin));
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "resolution");
+    let tenant = s.token("acme-ops", "tenant", Some("acme"));
+    assert_eq!(s.get(base, Some(&tenant)).0, 403);
+
+    // The dashboard needs no token (the page holds no data) and loads nothing
+    // from elsewhere.
+    let page = ureq::get(&format!("{}/", s.url)).call().expect("dashboard");
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let html = page.into_body().read_to_string().expect("html");
+    assert!(html.contains("<script src=\"/app.js\">"), "{html}");
+    for asset in ["/app.js", "/style.css"] {
+        let (st, _) = s.get(asset, None);
+        assert_eq!(st, 200, "{asset}");
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,6 +29,11 @@ pub fn data_dir(name: &str) -> PathBuf {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts with more `keel serve` arguments (e.g. `--topology FILE`).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
             .args(["serve", "--listen", "127.0.0.1:0", "--replay-day", "0"])
             .args([
@@ -37,6 +42,7 @@ impl Server {
                 "--counter-interval",
                 "200ms",
             ])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir)
             .env("RUST_LOG", "warn")
