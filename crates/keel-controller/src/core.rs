@@ -197,6 +197,8 @@ pub struct Core {
     reoptimisations: u64,
     last_reaction: Option<Duration>,
     last_prune_ms: i64,
+    /// Raw samples wait to be rolled up (`Store::downsample` said so).
+    rollup_behind: bool,
     next_service: u64,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
@@ -284,6 +286,7 @@ impl Core {
             reoptimisations: 0,
             last_reaction: None,
             last_prune_ms: 0,
+            rollup_behind: false,
             next_service,
             snapshot: start.snapshot,
             events: start.events,
@@ -454,10 +457,15 @@ impl Core {
         // Rollups and retention (keel_store::RAW_RETENTION_MS and the rest) run
         // every five minutes: each call rolls only the buckets completed since
         // the last, so it costs a few minutes of samples.
-        if at - self.last_prune_ms >= keel_store::FIVE_MIN_MS {
+        // A backlog is rolled a bounded step per call, one call per counter report.
+        if self.rollup_behind || at - self.last_prune_ms >= keel_store::FIVE_MIN_MS {
             self.last_prune_ms = at;
-            if let Err(e) = self.store.downsample(at) {
-                warn!(error = %e, "cannot downsample link utilisation history");
+            match self.store.downsample(at) {
+                Ok(d) => self.rollup_behind = d.behind,
+                Err(e) => {
+                    self.rollup_behind = false;
+                    warn!(error = %e, "cannot downsample link utilisation history");
+                }
             }
         }
         let max = rows
