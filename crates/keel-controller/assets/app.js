@@ -592,7 +592,14 @@
       return handleError(e);
     }
     state.services = list;
-    const flows = await Promise.all(list.map((s) => api(`/services/${encodeURIComponent(s.id)}/allocation`).then((a) => a.flows, () => [])));
+    let flows;
+    if (state.canNet) {
+      // One request for all: the whole allocation is keyed by service.
+      const all = await api('/allocation').catch(() => ({ services: {} }));
+      flows = list.map((s) => all.services[s.id] || []);
+    } else {
+      flows = await Promise.all(list.map((s) => api(`/services/${encodeURIComponent(s.id)}/allocation`).then((a) => a.flows, () => [])));
+    }
     state.flows = new Map(list.map((s, i) => [s.id, flows[i]]));
     const tbody = $('services').tBodies[0];
     tbody.replaceChildren();
@@ -647,12 +654,11 @@
     if (!state.canNet) return;
     let rows;
     try {
-      // The newest records: the API pages forward from a sequence number.
-      rows = await api('/audit?limit=10000');
+      rows = await api('/audit?latest=true&limit=200');
     } catch (e) {
       return handleError(e);
     }
-    for (const r of rows.slice(-200).reverse()) {
+    for (const r of rows.reverse()) {
       const cause = r.detail && r.detail.cause ? ' — ' + r.detail.cause : '';
       addTimeline(r.at_ms, r.action, ` ${r.subject} by ${r.actor}${cause}`, false);
     }

@@ -476,6 +476,9 @@ async fn allocation(State(st): State<AppState>, who: Principal) -> Result<Json<V
 struct AuditQuery {
     #[serde(default)]
     after: i64,
+    /// The newest records instead (up to `limit`), oldest first.
+    #[serde(default)]
+    latest: bool,
     #[serde(default = "default_limit")]
     limit: usize,
 }
@@ -486,7 +489,15 @@ async fn audit(
     Params(q): Params<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     who.require(who.can_read_network(), "read the audit log")?;
-    let rows = st.store.audit_since(q.after, q.limit.min(10_000))?;
+    let limit = q.limit.min(10_000);
+    let rows = if q.latest {
+        if q.after != 0 {
+            return Err(field("latest", "give either `after` or `latest`"));
+        }
+        st.store.audit_latest(limit)?
+    } else {
+        st.store.audit_since(q.after, limit)?
+    };
     let rows: Vec<Value> = rows
         .into_iter()
         .map(|r| {

@@ -242,6 +242,11 @@ fn query_parameters(path: &str, method: &str) -> Option<Vec<Value>> {
                 "Records after this sequence number.",
             ),
             q(
+                "latest",
+                json!({ "type": "boolean", "default": false }),
+                "The newest records instead (up to limit), oldest first.",
+            ),
+            q(
                 "limit",
                 json!({ "type": "integer", "minimum": 0, "default": 1000 }),
                 "At most this many records (at most 10,000).",

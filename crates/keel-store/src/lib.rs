@@ -463,6 +463,28 @@ impl Store {
     }
 
     /// Audit records after `after` (a sequence number), oldest first.
+    /// The newest `limit` audit records, oldest first.
+    pub fn audit_latest(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, at_ms, actor, action, subject, detail FROM audit
+             ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![limit as i64], |r| {
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at_ms: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                subject: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        let mut out: Vec<AuditEntry> = rows.collect::<rusqlite::Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
     pub fn audit_since(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>> {
         let conn = self.conn();
         let mut st = conn.prepare(
@@ -757,6 +779,14 @@ mod tests {
             ]
         );
         assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+        let latest = s.audit_latest(2).expect("latest");
+        assert_eq!(
+            latest.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            log[log.len() - 2..]
+                .iter()
+                .map(|a| a.seq)
+                .collect::<Vec<_>>()
+        );
         assert_eq!(s.latest_topology().expect("topo").map(|t| t.0), Some(1));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -848,3 +848,36 @@ fn link_history_comes_raw_or_rolled_up_and_the_dashboard_is_served() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_audit_log_can_be_read_from_its_newest_end() {
+    let dir = data_dir("audit-latest");
+    let s = Server::start(&dir);
+    s.token("noc", "viewer", None);
+    let all = s.admin_get("/api/v1/audit");
+    let seqs: Vec<i64> = all
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["seq"].as_i64().expect("seq"))
+        .collect();
+    assert!(seqs.len() >= 3, "{all}");
+    let latest = s.admin_get("/api/v1/audit?latest=true&limit=2");
+    let got: Vec<i64> = latest
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["seq"].as_i64().expect("seq"))
+        .collect();
+    // Later records may have come in between: the newest two, oldest first.
+    assert_eq!(got.len(), 2, "{latest}");
+    assert!(
+        got[0] < got[1] && got[0] >= seqs[seqs.len() - 2],
+        "{latest}"
+    );
+    let (st, v) = s.get("/api/v1/audit?latest=true&after=1", Some(&s.admin));
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "latest");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
