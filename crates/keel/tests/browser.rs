@@ -7,6 +7,7 @@ mod common;
 
 use std::future::Future;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -45,7 +46,10 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        // Its own process group, so that a failed test (no session close)
+        // takes the browser down with the driver.
         let child = Command::new(bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -65,6 +69,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -92,6 +98,9 @@ async fn browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
+        // The crash handler would start in a process group of its own.
+        "--disable-crash-reporter",
+        "--disable-breakpad",
         "--window-size=1400,900",
     ]
     .map(String::from)
@@ -171,6 +180,36 @@ fn css_id(attr: &str, id: &str) -> String {
     )
 }
 
+/// The first link on the first path of a service, as its owner sees it, once
+/// an allocation carries it.
+fn first_link_of(s: &Server, token: &str, id: &str) -> String {
+    let link = |s: &Server| {
+        let (_, a) = s.get(&format!("/api/v1/services/{id}/allocation"), Some(token));
+        a["flows"][0]["paths"][0]["links"][0]
+            .as_str()
+            .map(String::from)
+    };
+    s.wait_for(|s| link(s).is_some(), "the service's allocation");
+    link(s).expect("a path")
+}
+
+/// Opens the dashboard. A navigation error to the ready local server is the
+/// browser's, not the page's: tried up to three times, each error shown.
+async fn open(c: &Client, url: &str) {
+    let mut last = None;
+    for _ in 0..3 {
+        match c.goto(&format!("{url}/")).await {
+            Ok(()) => return,
+            Err(e) => {
+                eprintln!("opening the dashboard: {e}");
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    panic!("cannot open the dashboard: {last:?}");
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -202,12 +241,16 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         .iter()
         .map(|l| l["id"].as_str().expect("id").to_string())
         .collect();
+    let mut svc = vpn(&["NYCM", "CHIN"]);
+    svc["tenant"] = json!("acme");
+    let (status, v) = s.post("/api/v1/services", &s.admin, &svc);
+    assert_eq!(status, 201, "{v}");
+    let svc_id = v["service"]["id"].as_str().expect("id").to_string();
+    let svc_link = first_link_of(&s, &s.admin, &svc_id);
     let driver = Driver::start(&driver_bin);
     runtime().block_on(async {
         let c = browser(&driver, &chromium, &dir.join("profile")).await;
-        c.goto(&format!("{}/", s.url))
-            .await
-            .expect("open dashboard");
+        open(&c, &s.url).await;
         shot(&c, "01-login").await;
 
         // A wrong token is refused with a message, and the app stays hidden.
@@ -230,8 +273,38 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         assert_eq!(drawn, links.len() as u64);
         shot(&c, "03-map").await;
 
-        // Clicking a link opens its utilisation plot.
-        let picked = &links[0];
+        // The service is listed with its state; selecting it shows its paths
+        // and marks them on the map.
+        c.find(Locator::Css("#tabs [data-tab=services-panel]"))
+            .await
+            .expect("services tab")
+            .click()
+            .await
+            .expect("click services");
+        let row = wait("the service row", || async {
+            c.find(Locator::Css(&css_id("data-service", &svc_id)))
+                .await
+                .ok()
+        })
+        .await;
+        assert!(row.text().await.expect("row").contains("active"));
+        row.click().await.expect("click the service");
+        let detail = wait("the service's paths", || async {
+            let e = c.find(Locator::Id("service-detail")).await.ok()?;
+            Some(e.text().await.ok()?).filter(|t| t.contains("NYCM →"))
+        })
+        .await;
+        assert!(detail.contains("CHIN"), "{detail}");
+        let marked = js(
+            &c,
+            "return document.querySelectorAll('#map line.highlight').length",
+        )
+        .await;
+        assert!(marked.as_u64().is_some_and(|n| n > 0), "{marked}");
+        shot(&c, "03b-service").await;
+
+        // Clicking a link opens its utilisation plot and the services crossing it.
+        let picked = &svc_link;
         c.find(Locator::Css(&css_id("data-link", picked)))
             .await
             .expect("the link on the map")
@@ -249,6 +322,11 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         assert!(points.split(' ').count() >= 1, "{points}");
         let title = c.find(Locator::Id("link-title")).await.expect("title");
         assert_eq!(&title.text().await.expect("text"), picked);
+        wait("the service crossing the link", || async {
+            let e = c.find(Locator::Id("link-services")).await.ok()?;
+            e.text().await.ok().filter(|t| t.contains(svc_id.as_str()))
+        })
+        .await;
         shot(&c, "04-link-plot").await;
 
         // The what-if panel predicts the failure of the selected link.
@@ -288,7 +366,7 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         assert_eq!(drained, json!([picked]));
 
         // A failure in the network turns its link red on the map.
-        let victim = &links[links.len() / 2];
+        let victim = links.iter().find(|l| *l != picked).expect("another link");
         let path = format!(
             "/api/v1/sim/links/{}/fail",
             victim.replace('>', "%3E").replace(' ', "%20")
@@ -395,9 +473,7 @@ fn a_tenant_sees_only_its_own_services() {
     let driver = Driver::start(&driver_bin);
     runtime().block_on(async {
         let c = browser(&driver, &chromium, &dir.join("profile")).await;
-        c.goto(&format!("{}/", s.url))
-            .await
-            .expect("open dashboard");
+        open(&c, &s.url).await;
         log_in(&c, &acme).await;
         wait("the map", || drawn_links(&c)).await;
         c.find(Locator::Css("#tabs [data-tab=services-panel]"))
@@ -423,6 +499,23 @@ fn a_tenant_sees_only_its_own_services() {
         assert!(!page.contains(&theirs), "the other tenant's service shows");
         assert!(!page.contains("globex"), "the other tenant shows");
         shot(&c, "07-tenant-services").await;
+
+        // A link on its path lists its service (from its own allocation: a
+        // tenant cannot read link state).
+        let on_path = first_link_of(&s, &acme, &mine);
+        c.find(Locator::Css(&css_id("data-link", &on_path)))
+            .await
+            .expect("the link on the map")
+            .click()
+            .await
+            .expect("click the link");
+        let crossing = wait("the tenant's service on the link", || async {
+            let e = c.find(Locator::Id("link-services")).await.ok()?;
+            e.text().await.ok().filter(|t| t.contains(mine.as_str()))
+        })
+        .await;
+        assert!(!crossing.contains(&theirs), "{crossing}");
+        shot(&c, "07b-tenant-link").await;
         let _ = c.close().await;
     });
     drop(driver);
@@ -461,9 +554,7 @@ fn a_network_without_coordinates_is_laid_out_the_same_on_every_load() {
     let driver = Driver::start(&driver_bin);
     runtime().block_on(async {
         let c = browser(&driver, &chromium, &dir.join("profile")).await;
-        c.goto(&format!("{}/", s.url))
-            .await
-            .expect("open dashboard");
+        open(&c, &s.url).await;
         log_in(&c, &s.admin).await;
         wait("the map", || drawn_links(&c)).await;
         let first = link_geometry(&c).await;
@@ -519,9 +610,7 @@ fn measure_a_large_topology() {
     let driver = Driver::start(&driver_bin);
     runtime().block_on(async {
         let c = browser(&driver, &chromium, &dir.join("profile")).await;
-        c.goto(&format!("{}/", s.url))
-            .await
-            .expect("open dashboard");
+        open(&c, &s.url).await;
         let started = Instant::now();
         log_in(&c, &s.admin).await;
         let drawn = wait("the map", || drawn_links(&c)).await;
