@@ -46,7 +46,8 @@
     if (typeof bps === 'string') return bps;
     if (bps === null || bps === undefined || !isFinite(bps)) return '–';
     const units = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
-    for (const [s, u] of units) if (Math.abs(bps) >= s) return (bps / s).toFixed(2) + ' ' + u + 'bit/s';
+    // Three significant digits; 999.99M (a quantised 1G) reads as 1.00 G.
+    for (const [s, u] of units) if (Math.abs(bps) >= 0.9995 * s) return (bps / s).toPrecision(3) + ' ' + u + 'bit/s';
     return bps.toFixed(0) + ' bit/s';
   }
 
@@ -280,11 +281,24 @@
       }
       temp *= 0.97;
     }
-    return p;
+    // Turn the layout so its long axis lies along the map's width.
+    const mx = p.reduce((a, q) => a + q[0], 0) / Math.max(n, 1);
+    const my = p.reduce((a, q) => a + q[1], 0) / Math.max(n, 1);
+    let sxx = 0;
+    let syy = 0;
+    let sxy = 0;
+    for (const [x, y] of p) {
+      sxx += (x - mx) ** 2;
+      syy += (y - my) ** 2;
+      sxy += (x - mx) * (y - my);
+    }
+    const a = -0.5 * Math.atan2(2 * sxy, sxx - syy);
+    const [c, s] = [Math.cos(a), Math.sin(a)];
+    return p.map(([x, y]) => [c * (x - mx) - s * (y - my), s * (x - mx) + c * (y - my)]);
   }
 
   function fit(sites, pts) {
-    const pad = 30;
+    const pad = 45; // room for labels at the edges
     const xs = pts.map((q) => q[0]);
     const ys = pts.map((q) => q[1]);
     const minX = Math.min(...xs);
