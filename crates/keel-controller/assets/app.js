@@ -167,6 +167,18 @@
     fillWhatifElements();
   }
 
+  async function reloadTopology() {
+    try {
+      state.selected = null;
+      $('link-detail').hidden = true;
+      $('link-empty').hidden = false;
+      await loadTopology();
+      await refreshLinks();
+    } catch (e) {
+      handleError(e);
+    }
+  }
+
   // Deterministic pseudo-random numbers (mulberry32) so a layout computed
   // without coordinates is the same on every reload.
   function rng(seed) {
@@ -423,7 +435,11 @@
       paintLink(v.id);
     }
     performance.measure('keel:paint-links', { start: t0 });
-    if (state.selected) showLinkFacts(state.selected);
+    if (state.selected) {
+      showLinkFacts(state.selected);
+      // Raw samples move every few seconds; rollups only every 5 minutes.
+      if ($('link-resolution').value === 'raw') loadPlot(state.selected);
+    }
   }
 
   function linkState(id, up, drained) {
@@ -742,7 +758,11 @@
         servicesPending = setTimeout(() => {
           refreshServices();
           refreshLinks();
-          api('/status').then(summary, () => {});
+          api('/status').then((st) => {
+            summary(st);
+            // A new topology version: the one time the map is drawn again.
+            if (st.topology.version !== state.topo.version) reloadTopology();
+          }, () => {});
         }, 500);
         break;
       case 'audit':

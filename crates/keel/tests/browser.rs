@@ -535,7 +535,7 @@ async fn link_geometry(c: &Client) -> Value {
 }
 
 #[test]
-fn a_network_without_coordinates_is_laid_out_the_same_on_every_load() {
+fn a_network_without_coordinates_is_laid_out_the_same_on_every_load_and_redrawn_on_import() {
     let (chromium, driver_bin) = match tools() {
         Ok(t) => t,
         Err(why) => {
@@ -572,6 +572,24 @@ fn a_network_without_coordinates_is_laid_out_the_same_on_every_load() {
         c.refresh().await.expect("reload");
         wait("the map after a reload", || drawn_links(&c)).await;
         assert_eq!(link_geometry(&c).await, first);
+
+        // A new topology version is drawn as soon as it is planned.
+        let triangle = json!({
+            "name": "triangle",
+            "sites": [{"id": "A"}, {"id": "B"}, {"id": "C"}],
+            "links": [
+                {"from": "A", "to": "B", "capacity": "100G", "bidirectional": true},
+                {"from": "B", "to": "C", "capacity": "100G", "bidirectional": true},
+                {"from": "C", "to": "A", "capacity": "10G", "bidirectional": true}
+            ]
+        });
+        let (status, v) = s.post("/api/v1/topology", &s.admin, &triangle);
+        assert_eq!(status, 201, "{v}");
+        wait("the new topology on the map", || async {
+            drawn_links(&c).await.filter(|n| *n == 6)
+        })
+        .await;
+        shot(&c, "09-new-topology").await;
         let _ = c.close().await;
     });
     drop(driver);
