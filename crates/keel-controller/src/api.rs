@@ -35,6 +35,8 @@ pub struct AppState {
     pub events: broadcast::Sender<Event>,
     pub store: Arc<Store>,
     pub sim: Option<SimNetwork>,
+    /// Set when the network is run by agents (`--southbound agents`).
+    pub agents: Option<Arc<crate::agents::AgentRegistry>>,
 }
 
 impl AppState {
@@ -84,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit))
         .route("/events", get(events))
         .route("/tokens", post(create_token))
-        .route("/whatif", post(whatif));
+        .route("/whatif", post(whatif))
+        .merge(crate::agent_api::routes());
     Router::new()
         .nest("/api/v1", v1)
         .route("/", get(crate::dashboard::index))
@@ -751,6 +754,9 @@ pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("/api/v1/events", &["get"]),
         ("/api/v1/tokens", &["post"]),
         ("/api/v1/whatif", &["post"]),
+        ("/api/v1/agents", &["get"]),
+        ("/api/v1/agents/{site}/state", &["get"]),
+        ("/api/v1/agents/{site}/reports", &["post"]),
         ("/", &["get"]),
         ("/app.js", &["get"]),
         ("/style.css", &["get"]),

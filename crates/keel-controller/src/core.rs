@@ -314,6 +314,8 @@ impl Core {
             .into_iter()
             .map(|p| (p.key.clone(), p))
             .collect();
+        let eff = plan::effective(&self.base, &self.links).map_err(ApiError::internal)?;
+        self.southbound.set_igp(&self.base, &eff);
         let update = plan_update(&self.installed, &desired, &self.capacities(), is_background);
         for batch in &update.batches {
             self.southbound.apply(batch).map_err(ApiError::internal)?;
@@ -569,6 +571,7 @@ impl Core {
     ) -> Network<'a> {
         Network {
             topo,
+            base: &self.base,
             exits: &self.settings.exits,
             classes: &self.classes,
             tenant_number,
@@ -929,6 +932,7 @@ impl Core {
     fn reoptimise(&mut self, cause: &str, since: Instant) -> Result<(), ApiError> {
         let started = Instant::now();
         let eff = plan::effective(&self.base, &self.links).map_err(ApiError::internal)?;
+        self.southbound.set_igp(&self.base, &eff);
         let services: Vec<Service> = self.services.values().cloned().collect();
         let background: Vec<BackgroundDemand> = self
             .background

@@ -8,6 +8,8 @@
 //! reports network events on a channel forwarded into the loop; timer tasks send
 //! ticks and replayed demand.
 
+pub mod agent_api;
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod core;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod openapi;
 pub mod plan;
 pub mod service;
+pub mod sitestate;
 pub mod srv6;
 pub mod update;
 pub mod whatif;
@@ -27,11 +30,13 @@ use std::time::Duration;
 
 use keel_model::spec::TopologySpec;
 use keel_model::{Topology, TrafficMatrix};
+use keel_southbound::Southbound;
 use keel_southbound::sim::SimNetwork;
 use keel_store::{Audit, Store, TokenRow};
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::info;
 
+use crate::agents::AgentSouthbound;
 use crate::core::{Core, Msg, Settings, Start};
 use crate::plan::BackgroundDemand;
 
@@ -76,7 +81,21 @@ pub struct Config {
     pub counter_interval: Duration,
     /// Replays one day of demand (a diurnal swing of the background) in this long.
     pub replay_day: Option<Duration>,
+    pub southbound: SouthboundKind,
 }
+
+/// What the controller programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SouthboundKind {
+    /// A simulated network in the controller's process.
+    #[default]
+    Sim,
+    /// Routers run by `keel agent`, connected over the agent protocol.
+    Agents,
+}
+
+/// How long a change waits for the agents concerned to acknowledge it.
+const AGENT_ACK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What a started server tells its caller.
 #[derive(Debug, Clone)]
@@ -114,12 +133,21 @@ pub async fn serve(
 
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let (net_tx, mut net_rx) = mpsc::unbounded_channel();
-    let sim = SimNetwork::new(
-        base.links()
-            .iter()
-            .map(|l| (l.id.clone(), l.capacity.bps())),
-        net_tx,
-    );
+    let (southbound, sim, agents): (Box<dyn Southbound>, _, _) = match config.southbound {
+        SouthboundKind::Sim => {
+            let sim = SimNetwork::new(
+                base.links()
+                    .iter()
+                    .map(|l| (l.id.clone(), l.capacity.bps())),
+                net_tx,
+            );
+            (Box::new(sim.clone()), Some(sim), None)
+        }
+        SouthboundKind::Agents => {
+            let (sb, registry) = AgentSouthbound::new(&base, AGENT_ACK_TIMEOUT);
+            (Box::new(sb), None, Some(registry))
+        }
+    };
     let (snap_tx, snap_rx) = watch::channel(Arc::new(empty_snapshot(&base)));
     let (events, _) = broadcast::channel(1024);
     let start = Start {
@@ -132,7 +160,7 @@ pub async fn serve(
             exits,
         },
         background,
-        southbound: Box::new(sim.clone()),
+        southbound,
         snapshot: snap_tx,
         events: events.clone(),
     };
@@ -154,7 +182,9 @@ pub async fn serve(
             }
         }
     });
-    let reporter = sim.spawn_reporter(config.counter_interval);
+    let reporter = sim
+        .as_ref()
+        .map(|sim| sim.spawn_reporter(config.counter_interval));
     let ticker = {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -177,7 +207,8 @@ pub async fn serve(
         snapshot: snap_rx,
         events,
         store: store.clone(),
-        sim: Some(sim),
+        sim,
+        agents,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -198,7 +229,9 @@ pub async fn serve(
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    reporter.abort();
+    if let Some(r) = reporter {
+        r.abort();
+    }
     ticker.abort();
     if let Some(r) = replay {
         r.abort();

@@ -182,6 +182,27 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("WhatIf"),
     ),
     (
+        "/api/v1/agents",
+        "get",
+        "Agents (with `--southbound agents`): per site the state generation desired and applied, connection, last error.",
+        "viewer",
+        None,
+    ),
+    (
+        "/api/v1/agents/{site}/state",
+        "get",
+        "Agent protocol v1 (`?protocol=1`): the site's forwarding state as Server-Sent Events, the latest at once and then each new generation (docs/agent-protocol.md).",
+        "operator",
+        None,
+    ),
+    (
+        "/api/v1/agents/{site}/reports",
+        "post",
+        "Agent protocol v1: an agent's report (applied, failed, link-down, link-up, counters).",
+        "operator",
+        Some("AgentReport"),
+    ),
+    (
         "/",
         "get",
         "The web dashboard (HTML; it calls this API with a pasted token).",
@@ -320,7 +341,13 @@ pub fn document() -> Value {
                            "properties": { "name": { "type": "string" },
                                            "role": { "enum": ["admin", "operator", "tenant", "viewer"] },
                                            "tenant": { "type": "string" } } },
-                "Service": { "type": "object", "additionalProperties": false,
+                "AgentReport": { "type": "object", "required": ["report"],
+                             "properties": {
+                                 "report": { "enum": ["applied", "failed", "link-down", "link-up", "counters"] },
+                                 "generation": { "type": "integer" }, "error": { "type": "string" },
+                                 "link": { "type": "string" },
+                                 "links": { "type": "array", "items": { "type": "object" } } } },
+            "Service": { "type": "object", "additionalProperties": false,
                              "required": ["kind", "endpoints", "class", "rate"],
                              "properties": {
                                  "id": { "type": "string" }, "tenant": { "type": "string" },

@@ -173,6 +173,9 @@ pub enum PlanError {
 /// Inputs common to planning and admission.
 pub struct Network<'a> {
     pub topo: &'a Topology,
+    /// The full topology: End.X SIDs are numbered by its links so that they stay
+    /// the same while links fail or drain.
+    pub base: &'a Topology,
     pub exits: &'a [SiteId],
     pub classes: &'a ClassSet,
     /// Tenant number for End.DT6 SIDs of VPN services.
@@ -392,7 +395,7 @@ pub fn plan(
         .link_ids()
         .map(|l| loads_by_index[l.index()] >= SATURATED * topo.link(l).capacity.bps())
         .collect();
-    let mut compressor = Compressor::new(topo);
+    let mut compressor = Compressor::numbered_by(topo, net.base);
     let mut demands = Vec::with_capacity(inst.tm.len());
     for (d, da) in inst.tm.demands().iter().zip(&solved.alloc.demands) {
         let owner = inst.owners[da.demand.index()];

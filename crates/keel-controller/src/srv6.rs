@@ -42,8 +42,9 @@ pub fn dt6_sid(site: SiteId, tenant: Option<u16>) -> Ipv6Addr {
     }
 }
 
+/// A heap entry ordered for a min-heap on distance.
 #[derive(Clone, Copy, PartialEq)]
-struct Entry(f64, SiteId);
+pub(crate) struct Entry(pub f64, pub SiteId);
 impl Eq for Entry {}
 impl Ord for Entry {
     fn cmp(&self, o: &Self) -> Ordering {
@@ -59,7 +60,7 @@ impl PartialOrd for Entry {
 /// Relative tolerance for equal-cost comparisons of summed metrics.
 const EPS: f64 = 1e-9;
 
-fn same(a: f64, b: f64) -> bool {
+pub(crate) fn same(a: f64, b: f64) -> bool {
     a.is_finite() && b.is_finite() && (a - b).abs() <= EPS * a.abs().max(b.abs()).max(1.0)
 }
 
@@ -103,17 +104,40 @@ pub fn distances(topo: &Topology, from: SiteId, weight: impl Fn(LinkId) -> f64) 
     spf(topo, from, weight).dist
 }
 
+/// The k of each link's End.X SID: its position among its source's outgoing
+/// links in `base`.
+pub fn end_x_numbers(base: &Topology) -> HashMap<&str, usize> {
+    base.site_ids()
+        .flat_map(|s| {
+            base.out_links(s)
+                .iter()
+                .enumerate()
+                .map(|(k, &l)| (base.link(l).id.as_str(), k))
+        })
+        .collect()
+}
+
 /// Compresses paths into segment lists over one topology's IGP (link metrics),
 /// caching one shortest-path tree per segment start.
 pub struct Compressor<'a> {
     topo: &'a Topology,
+    /// End.X numbering by the full topology (same sites as `topo`).
+    end_x: HashMap<&'a str, usize>,
     trees: HashMap<SiteId, Spf>,
 }
 
 impl<'a> Compressor<'a> {
     pub fn new(topo: &'a Topology) -> Self {
+        Self::numbered_by(topo, topo)
+    }
+
+    /// Compresses over `topo` (the IGP as it is now) but numbers End.X SIDs by
+    /// `base`, the full topology, so that a SID keeps its meaning while other
+    /// links fail.
+    pub fn numbered_by(topo: &'a Topology, base: &'a Topology) -> Self {
         Compressor {
             topo,
+            end_x: end_x_numbers(base),
             trees: HashMap::new(),
         }
     }
@@ -152,12 +176,8 @@ impl<'a> Compressor<'a> {
                     i = end;
                 }
                 None => {
-                    let nth = topo
-                        .out_links(start)
-                        .iter()
-                        .position(|&l| l == links[i])
-                        .unwrap_or(0);
-                    segs.push(end_x_sid(start, nth));
+                    let k = self.end_x.get(topo.link(links[i]).id.as_str());
+                    segs.push(end_x_sid(start, k.copied().unwrap_or(0)));
                     i += 1;
                 }
             }

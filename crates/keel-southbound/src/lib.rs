@@ -8,6 +8,7 @@
 //! storage or solvers.
 
 pub mod sim;
+pub mod site;
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -134,6 +135,10 @@ pub trait Southbound: Send {
     /// The topology changed (an import): the links (id, capacity in bit/s) the
     /// network now has. A real network already has them; a simulated one follows.
     fn sync_links(&mut self, _links: &[(String, f64)]) {}
+    /// The IGP as it is now (`igp`: the usable links of `base`), before each
+    /// re-optimisation: a network whose routers take their underlay from the
+    /// controller re-routes on it; a simulated one needs nothing.
+    fn set_igp(&mut self, _base: &keel_model::Topology, _igp: &keel_model::Topology) {}
 }
 
 /// Splits rates into nexthop weights 1..=256 proportional to the rates (the

@@ -2,6 +2,7 @@ pub mod client;
 pub mod convert;
 pub mod forecast;
 pub mod gentm;
+pub mod lab;
 pub mod serve;
 pub mod solve;
 pub mod topo;

@@ -54,7 +54,8 @@ pub struct Args {
     /// A site connecting to upstream providers (for Internet services); repeat.
     #[arg(long = "exit", value_name = "SITE")]
     pub exits: Vec<String>,
-    /// Network to program: `sim` (the built-in simulated network).
+    /// Network to program: `sim` (the built-in simulated network) or `agents`
+    /// (routers run by `keel agent`, e.g. in a `keel lab`).
     #[arg(long, value_name = "KIND")]
     pub southbound: Option<String>,
     /// Minimum time between re-routes for non-failure events (damping), e.g. 30s.
@@ -127,13 +128,17 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         .clone()
         .or(file.southbound.clone())
         .unwrap_or_else(|| "sim".into());
-    if southbound != "sim" {
-        return Err(UsageError(format!(
-            "--southbound {southbound}: only `sim` is available in this release \
-             (the Linux SRv6 data plane comes with `keel agent`)"
-        ))
-        .into());
-    }
+    let southbound = match southbound.as_str() {
+        "sim" => keel_controller::SouthboundKind::Sim,
+        "agents" => keel_controller::SouthboundKind::Agents,
+        other => {
+            return Err(UsageError(format!(
+                "--southbound {other}: one of `sim` (a simulated network) or `agents` \
+                 (routers run by `keel agent`)"
+            ))
+            .into());
+        }
+    };
     if args.topo.topology.is_none() {
         args.topo.topology = file.topology.clone();
     }
@@ -195,6 +200,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         )?
         .max(Duration::from_millis(50)),
         replay_day: (!replay.is_zero()).then_some(replay),
+        southbound,
     };
     tracing_subscriber::fmt()
         .with_env_filter(
