@@ -707,6 +707,8 @@
         });
         if (!r.ok) throw new ApiError(r.status, 'event stream: HTTP ' + r.status);
         $('live').classList.remove('off');
+        // Whatever happened before the stream was open was not announced on it.
+        resync();
         const reader = r.body.getReader();
         const dec = new TextDecoder();
         let buf = '';
@@ -731,6 +733,20 @@
 
   let servicesPending = null;
 
+  // Reads again what events may have changed; bursts coalesce into one.
+  function resync() {
+    clearTimeout(servicesPending);
+    servicesPending = setTimeout(() => {
+      refreshServices();
+      refreshLinks();
+      api('/status').then((st) => {
+        summary(st);
+        // A new topology version: the one time the map is drawn again.
+        if (st.topology.version !== state.topo.version) reloadTopology();
+      }, () => {});
+    }, 500);
+  }
+
   function onSse(block) {
     let kind = 'message';
     const data = [];
@@ -753,17 +769,7 @@
         break;
       case 'allocation':
         addTimeline(now, 'allocation', ` v${ev.version}${ev.cause ? ' — ' + ev.cause : ''}${ev.changes ? ', ' + ev.changes + ' changes' : ''}`);
-        // Coalesce bursts of re-plans into one refresh.
-        clearTimeout(servicesPending);
-        servicesPending = setTimeout(() => {
-          refreshServices();
-          refreshLinks();
-          api('/status').then((st) => {
-            summary(st);
-            // A new topology version: the one time the map is drawn again.
-            if (st.topology.version !== state.topo.version) reloadTopology();
-          }, () => {});
-        }, 500);
+        resync();
         break;
       case 'audit':
         addTimeline(now, ev.action, ` ${ev.subject} by ${ev.actor}${ev.detail && ev.detail.cause ? ' — ' + ev.detail.cause : ''}`);
