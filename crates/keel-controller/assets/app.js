@@ -537,11 +537,12 @@
       return handleError(e);
     }
     if (state.selected !== id) return;
-    drawPlot(plot, data.samples, res !== 'raw');
+    const label = `${id} · utilisation${res === 'raw' ? '' : ' · ' + res + ' average and maximum'}`;
+    drawPlot(plot, data.samples, res !== 'raw', label);
     plot.setAttribute('data-plot-link', id);
   }
 
-  function drawPlot(plot, samples, withMax) {
+  function drawPlot(plot, samples, withMax, label) {
     const w = 420;
     const h = 170;
     const l = 40;
@@ -556,6 +557,8 @@
       e.textContent = s;
       plot.appendChild(e);
     };
+    // The plot names its link: an exported file stands on its own.
+    text(l + 6, t + 8, label);
     if (!samples.length) {
       text(w / 2, h / 2, 'no samples yet', 'middle');
       return;

@@ -442,6 +442,33 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
             "the failed link is red in the export"
         );
         std::fs::write(screenshots().join("keel-map.svg"), &svg).expect("write export");
+
+        // ... and the selected link's plot.
+        c.find(Locator::Css("#tabs [data-tab=link-panel]"))
+            .await
+            .expect("link tab")
+            .click()
+            .await
+            .expect("click link tab");
+        js(&c, "window.exported = null; return true").await;
+        c.find(Locator::Id("export-plot"))
+            .await
+            .expect("plot export button")
+            .click()
+            .await
+            .expect("click plot export");
+        let plot = wait("the exported plot", || async {
+            js(&c, "return window.exported || null")
+                .await
+                .as_str()
+                .map(String::from)
+        })
+        .await;
+        assert!(
+            plot.contains("<svg") && plot.contains("<polyline"),
+            "{plot}"
+        );
+        std::fs::write(screenshots().join("keel-link-plot.svg"), &plot).expect("write export");
         let _ = c.close().await;
     });
     drop(driver);
