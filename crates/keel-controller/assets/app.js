@@ -778,7 +778,7 @@
         addTimeline(now, ev.action, ` ${ev.subject} by ${ev.actor}${ev.detail && ev.detail.cause ? ' — ' + ev.detail.cause : ''}`);
         break;
       case 'counters':
-        $('summary').dataset.maxUtil = ev.max_utilisation;
+        $('max-util').textContent = 'max ' + pct(ev.max_utilisation);
         break;
       default:
         break;

@@ -271,6 +271,13 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         log_in(&c, &s.admin).await;
         let drawn = wait("the map", || drawn_links(&c)).await;
         assert_eq!(drawn, links.len() as u64);
+        // Counters arrive on the event stream (every 200 ms here).
+        let max = wait("the measured maximum", || async {
+            let e = c.find(Locator::Id("max-util")).await.ok()?;
+            e.text().await.ok().filter(|t| t.ends_with('%'))
+        })
+        .await;
+        assert!(max.starts_with("max "), "{max}");
         shot(&c, "03-map").await;
 
         // The service is listed with its state; selecting it shows its paths
