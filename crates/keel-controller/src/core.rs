@@ -1142,9 +1142,11 @@ fn desired_state(plan: &Plan, services: &[Service], topo: &Topology) -> DesiredS
             }
             Owner::Background => (BACKGROUND.to_string(), Vec::new()),
         };
+        // Without prefixes of its own a policy carries traffic to the egress
+        // site's hosts (never to its locator: that is the underlay's).
         let prefixes = if prefixes.is_empty() {
             topo.site_by_id(&d.dst)
-                .map(|s| vec![srv6::locator(s)])
+                .map(|s| vec![crate::sitestate::host_prefix(s).to_string()])
                 .unwrap_or_default()
         } else {
             prefixes

@@ -365,10 +365,12 @@ fn site_policies(
     let mut merged: BTreeMap<(u32, Ipv6Net), SitePolicy> = BTreeMap::new();
     for p in policies {
         let tenant = policy_tenant(p);
+        // DSCP 0 (best effort) is what unmarked traffic has: its policies go
+        // into the main table, found when no class rule matched.
         let table = match (tenant, p.dscp) {
             (Some(t), _) => TENANT_TABLE_BASE + u32::from(t),
-            (None, Some(d)) => CLASS_TABLE_BASE + u32::from(d),
-            (None, None) => MAIN_TABLE,
+            (None, Some(d)) if d > 0 => CLASS_TABLE_BASE + u32::from(d),
+            (None, _) => MAIN_TABLE,
         };
         let mut prefixes: Vec<Ipv6Net> = p.prefixes.iter().filter_map(|x| x.parse().ok()).collect();
         if tenant.is_none()
@@ -376,6 +378,8 @@ fn site_policies(
         {
             prefixes.push(host_prefix(egress));
         }
+        prefixes.sort();
+        prefixes.dedup();
         let egress = igp.site_by_id(&p.key.egress);
         let paths: Vec<SitePath> = p
             .paths
@@ -412,7 +416,11 @@ fn site_policies(
                 .or_insert_with(|| SitePolicy {
                     key: p.key.clone(),
                     table,
-                    dscp: if tenant.is_some() { None } else { p.dscp },
+                    dscp: if tenant.is_some() || table == MAIN_TABLE {
+                        None
+                    } else {
+                        p.dscp
+                    },
                     prefixes: vec![prefix],
                     paths: paths.clone(),
                 });

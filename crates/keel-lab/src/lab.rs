@@ -234,6 +234,25 @@ fn alive(pid: u32, start_ticks: Option<u64>) -> bool {
     }
 }
 
+/// Processes that program one of the lab's namespaces from outside it (an
+/// agent run as `keel agent --netns kl-<lab>-<site>`, also one restarted by
+/// hand and never registered): found by their command line.
+fn programming(prefix: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.windows(2)
+                .any(|w| w[0] == b"--netns" && w[1].starts_with(prefix.as_bytes()))
+        })
+        .collect()
+}
+
 /// Terminates processes (TERM to all, then KILL to those still running
 /// after a grace period). Returns those that were running. Never signals
 /// init or this process; a pid whose start time differs was reused and is
@@ -742,6 +761,7 @@ impl Lab {
                     .map(|pid| (pid, None)),
             );
         }
+        targets.extend(programming(&prefix).into_iter().map(|pid| (pid, None)));
         report.processes_killed = kill_processes(&targets);
         if !namespaces.is_empty() {
             let batch: String = namespaces

@@ -31,6 +31,7 @@ enum Command {
     #[command(subcommand)]
     Convert(cmd::convert::Command),
     Serve(cmd::serve::Args),
+    Agent(cmd::agent::Args),
     #[command(subcommand)]
     Lab(cmd::lab::Command),
     /// Forecast backtests and traffic-matrix estimation on measured traffic.
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
         Command::GenTm(args) => cmd::gentm::run(args),
         Command::Convert(c) => cmd::convert::run(c),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Lab(c) => cmd::lab::run(c),
         Command::Forecast(c) => cmd::forecast::run(c),
         Command::Status { conn } => cmd::client::status(conn),

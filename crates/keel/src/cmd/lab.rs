@@ -9,16 +9,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
+use keel_formats::{TopologyFormat, TrafficFormat, write_topology, write_traffic};
 use keel_lab::{Lab, LabOptions, LabPlan, probe};
+use keel_model::spec::TopologySpec;
+use keel_model::{Bandwidth, Topology};
 use serde_json::Value;
 
-use crate::input::{TopologyArgs, UsageError};
+use crate::input::{TopologyArgs, TrafficArgs, UsageError};
 
 /// Build and drive a network-namespace lab (needs root).
 ///
 /// `keel lab up` builds a backbone from a topology file (default: the built-in
-/// Abilene): one namespace per site named `kl-<lab>-<site>`, a veth pair per
-/// link shaped to the scaled capacity and delayed by the link's latency, a host
+/// Abilene and its demo traffic): one namespace per site named `kl-<lab>-<site>`,
+/// a veth pair per link shaped to the scaled capacity (and delayed by the link's
+/// latency where the kernel has netem), a host
 /// prefix per site (fd00:0:n::/64 on `khost`), a controller
 /// (`keel serve --southbound agents`, unless --controller is given) and one
 /// `keel agent` per site. Everything it creates carries the lab's prefix, and
@@ -42,7 +46,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Send a sequence-numbered UDP probe between two sites' hosts and report
     /// loss, reordering and loss windows exactly.
-    Traffic(TrafficArgs),
+    Traffic(ProbeArgs),
     /// Remove everything of the lab (idempotent; works after a crash).
     Down(NameArg),
     #[command(hide = true)]
@@ -62,6 +66,8 @@ pub struct NameArg {
 pub struct UpArgs {
     #[command(flatten)]
     pub topo: TopologyArgs,
+    #[command(flatten)]
+    pub traffic: TrafficArgs,
     #[command(flatten)]
     pub name: NameArg,
     /// Lab rate of a link = its capacity × this (at least 1 Mbit/s).
@@ -103,7 +109,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct TrafficArgs {
+pub struct ProbeArgs {
     #[command(flatten)]
     pub name: NameArg,
     /// Sending site.
@@ -242,7 +248,8 @@ fn up(a: UpArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     // From here on a failure takes the half-built lab down again.
-    let result = start_processes(&a, &mut lab, &plan);
+    let result = scaled_inputs(&a, &topo, &Files::new(&name))
+        .and_then(|inputs| start_processes(&a, &inputs, &mut lab, &plan));
     if let Err(e) = result {
         let _ = Lab::down(&name);
         return Err(e.context(format!(
@@ -252,7 +259,41 @@ fn up(a: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_processes(a: &UpArgs, lab: &mut Lab, plan: &LabPlan) -> anyhow::Result<()> {
+/// The controller plans for the lab as it is: a topology with the scaled
+/// capacities (what the links really carry, and what the agents' egress
+/// schedulers shape to) and the traffic scaled alike. Returns the serve flags.
+fn scaled_inputs(a: &UpArgs, topo: &Topology, files: &Files) -> anyhow::Result<Vec<String>> {
+    let scale = a.capacity_scale;
+    let mut spec = TopologySpec::from_topology(topo);
+    for l in &mut spec.links {
+        l.capacity = Bandwidth::from_bps((l.capacity.bps() * scale).max(keel_lab::MIN_RATE_BPS));
+    }
+    let scaled = spec.into_topology()?;
+    let tm = a.traffic.load(&a.topo, topo)?.scaled(scale)?;
+    let topo_file = files.dir.join("topology.json");
+    let traffic_file = files.dir.join("traffic.json");
+    std::fs::write(
+        &topo_file,
+        write_topology(&scaled, TopologyFormat::NativeJson)?,
+    )?;
+    std::fs::write(
+        &traffic_file,
+        write_traffic(&scaled, &tm, TrafficFormat::NativeJson)?,
+    )?;
+    Ok(vec![
+        "--topology".into(),
+        topo_file.display().to_string(),
+        "--traffic".into(),
+        traffic_file.display().to_string(),
+    ])
+}
+
+fn start_processes(
+    a: &UpArgs,
+    inputs: &[String],
+    lab: &mut Lab,
+    plan: &LabPlan,
+) -> anyhow::Result<()> {
     let files = Files::new(&a.name.name);
     let exe = std::env::current_exe().context("cannot find the keel executable")?;
     let (url, token_file) = match &a.controller {
@@ -273,7 +314,7 @@ fn start_processes(a: &UpArgs, lab: &mut Lab, plan: &LabPlan) -> anyhow::Result<
                 .args(["--southbound", "agents", "--listen", &a.listen])
                 .arg("--data-dir")
                 .arg(&data)
-                .args(topology_flags(&a.topo))
+                .args(inputs)
                 .args(&a.serve_args);
             let pid = spawn_logged(cmd, &files.dir.join("controller.log"))?;
             lab.register_process(pid, "controller")?;
@@ -306,10 +347,13 @@ fn start_processes(a: &UpArgs, lab: &mut Lab, plan: &LabPlan) -> anyhow::Result<
         lab.register_process(pid, &format!("agent {}", site.id))?;
     }
     let started = Instant::now();
+    // Ready means the first allocation is installed: in sync after that, the
+    // agents forward the controller's plan, not just the underlay.
     wait_for(
         Duration::from_secs(120),
-        "every agent to install its state",
+        "the first allocation and every agent to install its state",
         || {
+            get(&url, &token_file, "/api/v1/ready")?;
             let v = get(&url, &token_file, "/api/v1/agents")?;
             Ok(agents_in_sync(&v))
         },
@@ -338,22 +382,6 @@ fn agents_in_sync(v: &Value) -> bool {
                     && x["applied_generation"].as_u64() == x["desired_generation"].as_u64()
             })
     })
-}
-
-fn topology_flags(t: &TopologyArgs) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(p) = &t.topology {
-        out.push("--topology".to_string());
-        out.push(p.display().to_string());
-    }
-    if let Some(c) = &t.default_capacity {
-        out.push(format!("--default-capacity={c}"));
-    }
-    if t.merge_parallel {
-        out.push("--merge-parallel".to_string());
-    }
-    out.push(format!("--unit={}", t.unit));
-    out
 }
 
 /// Starts a process of the lab in its own process group (a Ctrl-C at the
@@ -462,7 +490,7 @@ fn status(a: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn traffic(a: TrafficArgs) -> anyhow::Result<()> {
+fn traffic(a: ProbeArgs) -> anyhow::Result<()> {
     require_root()?;
     let lab = Lab::open(&a.name.name)?;
     let to = lab.plan().site(&a.to)?.host_address;
