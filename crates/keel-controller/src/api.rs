@@ -91,6 +91,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::agent_api::routes());
     Router::new()
         .nest("/api/v1", v1)
+        .route("/", get(crate::dashboard::index))
+        .route("/app.js", get(crate::dashboard::script))
+        .route("/style.css", get(crate::dashboard::style))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such endpoint") })
@@ -335,10 +338,13 @@ async fn capacity(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UtilQuery {
-    #[serde(default)]
+    #[serde(default, alias = "since")]
     since_ms: i64,
     #[serde(default = "default_limit")]
     limit: usize,
+    /// raw (default), 5m or 1h.
+    #[serde(default)]
+    resolution: Option<String>,
 }
 
 fn default_limit() -> usize {
@@ -355,10 +361,26 @@ async fn utilisation(
     if !st.snap().links.iter().any(|l| l.id == link) {
         return Err(ApiError::not_found("link", &link));
     }
-    let samples = st
-        .store
-        .utilisation(&link, q.since_ms, q.limit.min(100_000))?;
-    Ok(Json(json!({ "link": link, "samples": samples })))
+    let limit = q.limit.min(100_000);
+    let rollup = match q.resolution.as_deref() {
+        None | Some("raw") => None,
+        Some("5m") => Some(keel_store::Rollup::FiveMinutes),
+        Some("1h") => Some(keel_store::Rollup::Hour),
+        Some(other) => {
+            return Err(field(
+                "resolution",
+                format!("`{other}`: expected raw, 5m or 1h"),
+            ));
+        }
+    };
+    let samples = match rollup {
+        None => json!(st.store.utilisation(&link, q.since_ms, limit)?),
+        Some(r) => json!(st.store.utilisation_rollup(&link, r, q.since_ms, limit)?),
+    };
+    let resolution = q.resolution.as_deref().unwrap_or("raw");
+    Ok(Json(
+        json!({ "link": link, "resolution": resolution, "samples": samples }),
+    ))
 }
 
 async fn sim_stats(State(st): State<AppState>, who: Principal) -> Result<Json<Value>, ApiError> {
@@ -458,6 +480,9 @@ async fn allocation(State(st): State<AppState>, who: Principal) -> Result<Json<V
 struct AuditQuery {
     #[serde(default)]
     after: i64,
+    /// The newest records instead (up to `limit`), oldest first.
+    #[serde(default)]
+    latest: bool,
     #[serde(default = "default_limit")]
     limit: usize,
 }
@@ -468,7 +493,15 @@ async fn audit(
     Params(q): Params<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     who.require(who.can_read_network(), "read the audit log")?;
-    let rows = st.store.audit_since(q.after, q.limit.min(10_000))?;
+    let limit = q.limit.min(10_000);
+    let rows = if q.latest {
+        if q.after != 0 {
+            return Err(field("latest", "give either `after` or `latest`"));
+        }
+        st.store.audit_latest(limit)?
+    } else {
+        st.store.audit_since(q.after, limit)?
+    };
     let rows: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -736,6 +769,9 @@ pub fn routes() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("/api/v1/agents", &["get"]),
         ("/api/v1/agents/{site}/state", &["get"]),
         ("/api/v1/agents/{site}/reports", &["post"]),
+        ("/", &["get"]),
+        ("/app.js", &["get"]),
+        ("/style.css", &["get"]),
         ("/metrics", &["get"]),
         ("/openapi.json", &["get"]),
     ])

@@ -33,9 +33,6 @@ use crate::service::{self, Service, ServiceSpec};
 use crate::srv6;
 use crate::update::plan_update;
 
-/// How long raw link utilisation samples are kept.
-const RETENTION_MS: i64 = 7 * 24 * 3_600_000;
-
 pub type Reply = oneshot::Sender<Result<serde_json::Value, ApiError>>;
 
 /// What the API asks of the controller.
@@ -213,6 +210,8 @@ pub struct Core {
     reoptimisations: u64,
     last_reaction: Option<Duration>,
     last_prune_ms: i64,
+    /// Raw samples wait to be rolled up (`Store::downsample` said so).
+    rollup_behind: bool,
     next_service: u64,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Event>,
@@ -316,6 +315,7 @@ impl Core {
             reoptimisations: 0,
             last_reaction: None,
             last_prune_ms: 0,
+            rollup_behind: false,
             next_service,
             snapshot: start.snapshot,
             events: start.events,
@@ -571,11 +571,18 @@ impl Core {
         if let Err(e) = self.store.record_utilisation(at, &rows) {
             warn!(error = %e, "cannot record link utilisation");
         }
-        // Raw samples are kept for a week; pruned about once an hour.
-        if at - self.last_prune_ms > 3_600_000 {
+        // Rollups and retention (keel_store::RAW_RETENTION_MS and the rest) run
+        // every five minutes: each call rolls only the buckets completed since
+        // the last, so it costs a few minutes of samples.
+        // A backlog is rolled a bounded step per call, one call per counter report.
+        if self.rollup_behind || at - self.last_prune_ms >= keel_store::FIVE_MIN_MS {
             self.last_prune_ms = at;
-            if let Err(e) = self.store.prune_utilisation(at - RETENTION_MS) {
-                warn!(error = %e, "cannot prune link utilisation history");
+            match self.store.downsample(at) {
+                Ok(d) => self.rollup_behind = d.behind,
+                Err(e) => {
+                    self.rollup_behind = false;
+                    warn!(error = %e, "cannot downsample link utilisation history");
+                }
             }
         }
         let max = rows

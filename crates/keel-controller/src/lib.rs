@@ -13,6 +13,7 @@ pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod core;
+pub mod dashboard;
 pub mod error;
 pub mod openapi;
 pub mod plan;

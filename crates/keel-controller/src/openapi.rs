@@ -79,7 +79,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     (
         "/api/v1/links/{id}/utilisation",
         "get",
-        "Measured utilisation history (query: since_ms, limit).",
+        "Measured utilisation history, oldest first: raw samples (kept 6 h), or 5-minute (kept 7 days) or 1-hour (kept a year) rollups with averages and maxima.",
         "viewer",
         None,
     ),
@@ -210,6 +210,21 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
         Some("AgentReport"),
     ),
     (
+        "/",
+        "get",
+        "The web dashboard (HTML; it calls this API with a pasted token).",
+        "none",
+        None,
+    ),
+    ("/app.js", "get", "The dashboard's script.", "none", None),
+    (
+        "/style.css",
+        "get",
+        "The dashboard's style sheet.",
+        "none",
+        None,
+    ),
+    (
         "/metrics",
         "get",
         "Prometheus text exposition.",
@@ -221,6 +236,52 @@ const OPERATIONS: &[(&str, &str, &str, &str, Option<&str>)] = &[
 
 pub fn operations() -> impl Iterator<Item = (&'static str, &'static str)> {
     OPERATIONS.iter().map(|(p, m, ..)| (*p, *m))
+}
+
+/// Query parameters of the operations that take some.
+fn query_parameters(path: &str, method: &str) -> Option<Vec<Value>> {
+    let q = |name: &str, schema: Value, description: &str| {
+        json!({ "name": name, "in": "query", "required": false, "schema": schema,
+                "description": description })
+    };
+    match (path, method) {
+        ("/api/v1/links/{id}/utilisation", "get") => Some(vec![
+            q(
+                "resolution",
+                json!({ "enum": ["raw", "5m", "1h"], "default": "raw" }),
+                "Raw samples, or 5-minute or 1-hour buckets (at_ms is the bucket start; \
+                 utilisation, offered_bps and carried_bps are averages, the *_max fields maxima).",
+            ),
+            q(
+                "since",
+                json!({ "type": "integer" }),
+                "Only samples at or after this time, ms since the Unix epoch (alias since_ms).",
+            ),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 0, "default": 1000 }),
+                "The newest samples up to this many (at most 100,000).",
+            ),
+        ]),
+        ("/api/v1/audit", "get") => Some(vec![
+            q(
+                "after",
+                json!({ "type": "integer" }),
+                "Records after this sequence number.",
+            ),
+            q(
+                "latest",
+                json!({ "type": "boolean", "default": false }),
+                "The newest records instead (up to limit), oldest first.",
+            ),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 0, "default": 1000 }),
+                "At most this many records (at most 10,000).",
+            ),
+        ]),
+        _ => None,
+    }
 }
 
 pub fn document() -> Value {
@@ -241,6 +302,13 @@ pub fn document() -> Value {
         if path.contains("{id}") {
             op["parameters"] = json!([{ "name": "id", "in": "path", "required": true,
                                         "schema": { "type": "string" } }]);
+        }
+        if let Some(query) = query_parameters(path, method) {
+            let params = op["parameters"].as_array_mut();
+            match params {
+                Some(p) => p.extend(query),
+                None => op["parameters"] = Value::Array(query),
+            }
         }
         if let Some(schema) = body {
             op["requestBody"] = json!({ "required": true, "content": { "application/json": {
@@ -328,5 +396,14 @@ mod tests {
             doc["paths"]["/api/v1/services"]["post"]["requestBody"]["required"],
             true
         );
+        let util = &doc["paths"]["/api/v1/links/{id}/utilisation"]["get"]["parameters"];
+        let names: Vec<&str> = util
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(names, ["id", "resolution", "since", "limit"]);
+        assert!(doc["paths"]["/"]["get"].get("security").is_none());
     }
 }

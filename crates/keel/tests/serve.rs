@@ -2,160 +2,16 @@
 //! port with a temporary data directory, driven over its REST API.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    url: String,
-    admin: String,
-}
+mod common;
 
-fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("keel-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--replay-day", "0"])
-            .args([
-                "--min-reroute-interval",
-                "1s",
-                "--counter-interval",
-                "200ms",
-            ])
-            .arg("--data-dir")
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start keel serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("keel controller listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the server announces its URL");
-        let admin = std::fs::read_to_string(dir.join("admin.token"))
-            .expect("admin token file")
-            .trim()
-            .to_string();
-        let s = Server { child, url, admin };
-        s.wait_for(|s| s.get("/api/v1/ready", None).0 == 200, "ready");
-        s
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.url);
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let resp = match method {
-            "GET" | "DELETE" => {
-                let mut r = if method == "GET" {
-                    agent.get(&url)
-                } else {
-                    agent.delete(&url)
-                };
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
-            }
-            _ => {
-                let mut r = if method == "POST" {
-                    agent.post(&url)
-                } else {
-                    agent.put(&url)
-                };
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                r.header("Content-Type", "application/json")
-                    .send(body.unwrap_or("").as_bytes())
-            }
-        };
-        let mut resp = resp.expect("HTTP exchange");
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        self.request("GET", path, token, None)
-    }
-
-    fn admin_get(&self, path: &str) -> Value {
-        let (status, v) = self.get(path, Some(&self.admin));
-        assert_eq!(status, 200, "GET {path}: {v}");
-        v
-    }
-
-    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
-        self.request("POST", path, Some(token), Some(&body.to_string()))
-    }
-
-    fn token(&self, name: &str, role: &str, tenant: Option<&str>) -> String {
-        let mut body = json!({ "name": name, "role": role });
-        if let Some(t) = tenant {
-            body["tenant"] = json!(t);
-        }
-        let (status, v) = self.post("/api/v1/tokens", &self.admin, &body);
-        assert_eq!(status, 201, "{v}");
-        v["token"].as_str().expect("token").to_string()
-    }
-
-    fn wait_for(&self, ok: impl Fn(&Server) -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if ok(self) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}");
-    }
-
-    fn allocation_version(&self) -> i64 {
-        self.admin_get("/api/v1/allocation")["version"]
-            .as_i64()
-            .expect("version")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::server::{Server, data_dir};
 
 fn vpn(sites: &[&str], rate: &str) -> Value {
     json!({
@@ -932,6 +788,96 @@ fn what_if_answers_about_the_installed_plan() {
             .0,
         403
     );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn link_history_comes_raw_or_rolled_up_and_the_dashboard_is_served() {
+    let dir = data_dir("history");
+    let s = Server::start(&dir);
+    let base = "/api/v1/links/NYCM-%3ECHIN/utilisation";
+    // Counters every 200 ms: raw samples arrive at once.
+    s.wait_for(
+        |s| {
+            s.admin_get(base)["samples"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        },
+        "raw samples",
+    );
+    let raw = s.admin_get(&format!("{base}?resolution=raw&since=0&limit=5"));
+    assert_eq!(raw["resolution"], "raw");
+    let samples = raw["samples"].as_array().expect("samples");
+    assert!(!samples.is_empty() && samples.len() <= 5, "{raw}");
+    assert!(samples[0]["utilisation"].is_number(), "{raw}");
+    // Samples after the newest there is: none.
+    let newest = samples.last().expect("a sample")["at_ms"]
+        .as_i64()
+        .expect("at_ms");
+    let later = s.admin_get(&format!("{base}?since={}", newest + 3_600_000));
+    assert_eq!(later["samples"], json!([]));
+    // No 5-minute bucket has completed since the start: an empty list, not an error.
+    for r in ["5m", "1h"] {
+        let v = s.admin_get(&format!("{base}?resolution={r}"));
+        assert_eq!(v["resolution"], r);
+        assert!(v["samples"].is_array(), "{v}");
+    }
+    let (st, v) = s.get(&format!("{base}?resolution=2m"), Some(&s.admin));
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "resolution");
+    let tenant = s.token("acme-ops", "tenant", Some("acme"));
+    assert_eq!(s.get(base, Some(&tenant)).0, 403);
+
+    // The dashboard needs no token (the page holds no data) and loads nothing
+    // from elsewhere.
+    let page = ureq::get(&format!("{}/", s.url)).call().expect("dashboard");
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let html = page.into_body().read_to_string().expect("html");
+    assert!(html.contains("<script src=\"/app.js\">"), "{html}");
+    for asset in ["/app.js", "/style.css"] {
+        let (st, _) = s.get(asset, None);
+        assert_eq!(st, 200, "{asset}");
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_audit_log_can_be_read_from_its_newest_end() {
+    let dir = data_dir("audit-latest");
+    let s = Server::start(&dir);
+    s.token("noc", "viewer", None);
+    let all = s.admin_get("/api/v1/audit");
+    let seqs: Vec<i64> = all
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["seq"].as_i64().expect("seq"))
+        .collect();
+    assert!(seqs.len() >= 3, "{all}");
+    let latest = s.admin_get("/api/v1/audit?latest=true&limit=2");
+    let got: Vec<i64> = latest
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["seq"].as_i64().expect("seq"))
+        .collect();
+    // Later records may have come in between: the newest two, oldest first.
+    assert_eq!(got.len(), 2, "{latest}");
+    assert!(
+        got[0] < got[1] && got[0] >= seqs[seqs.len() - 2],
+        "{latest}"
+    );
+    let (st, v) = s.get("/api/v1/audit?latest=true&after=1", Some(&s.admin));
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"]["field"], "latest");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI test binaries (each uses some of them).
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
