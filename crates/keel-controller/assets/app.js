@@ -780,6 +780,10 @@
       case 'counters':
         $('max-util').textContent = 'max ' + pct(ev.max_utilisation);
         break;
+      case 'alert':
+        // Predicted congestion: the message carries the lead time.
+        addTimeline(now, 'predicted', ' ' + ev.message);
+        break;
       default:
         break;
     }
