@@ -288,14 +288,20 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
             .click()
             .await
             .expect("click services");
-        let row = wait("the service row", || async {
-            c.find(Locator::Css(&css_id("data-service", &svc_id)))
-                .await
-                .ok()
+        // The table is redrawn on every update: find, read and click afresh
+        // each time, so an element replaced in between is simply found again.
+        let row_css = css_id("data-service", &svc_id);
+        let text = wait("the service row", || async {
+            let e = c.find(Locator::Css(&row_css)).await.ok()?;
+            e.text().await.ok().filter(|t| t.contains("active"))
         })
         .await;
-        assert!(row.text().await.expect("row").contains("active"));
-        row.click().await.expect("click the service");
+        assert!(text.contains("active"), "{text}");
+        wait("a click on the service", || async {
+            let e = c.find(Locator::Css(&row_css)).await.ok()?;
+            e.click().await.ok()
+        })
+        .await;
         let detail = wait("the service's paths", || async {
             let e = c.find(Locator::Id("service-detail")).await.ok()?;
             Some(e.text().await.ok()?).filter(|t| t.contains("NYCM →"))
@@ -327,8 +333,12 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         })
         .await;
         assert!(points.split(' ').count() >= 1, "{points}");
-        let title = c.find(Locator::Id("link-title")).await.expect("title");
-        assert_eq!(&title.text().await.expect("text"), picked);
+        let title = wait("the link's title", || async {
+            let e = c.find(Locator::Id("link-title")).await.ok()?;
+            e.text().await.ok()
+        })
+        .await;
+        assert_eq!(&title, picked);
         wait("the service crossing the link", || async {
             let e = c.find(Locator::Id("link-services")).await.ok()?;
             e.text().await.ok().filter(|t| t.contains(svc_id.as_str()))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use keel_formats::{TopologyFormat, TrafficFormat, write_topology, write_traffic};
-use keel_lab::{Lab, LabOptions, LabPlan, probe};
+use keel_lab::{Lab, LabOptions, LabPlan, LinkMode, probe};
 use keel_model::spec::TopologySpec;
 use keel_model::{Bandwidth, Topology};
 use serde_json::Value;
@@ -53,6 +53,12 @@ pub enum Command {
     ProbeSend(ProbeSendArgs),
     #[command(hide = true)]
     ProbeRecv(ProbeRecvArgs),
+    /// The relay of a `--links relay` lab (started by `keel lab up`).
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -86,9 +92,21 @@ pub struct UpArgs {
     /// Agents do not repair local failures (only the controller re-routes).
     #[arg(long)]
     pub no_local_repair: bool,
+    /// How links are made: `veth` (a veth pair shaped by the kernel; latency
+    /// too where the kernel has netem) or `relay` (VXLAN ends tunnelled through
+    /// a user-space relay that emulates latency and rate on any kernel; needs
+    /// ethtool).
+    #[arg(long, value_enum, default_value = "veth")]
+    pub links: Links,
     /// Extra arguments for the lab's controller, e.g. `--min-reroute-interval=1s`.
     #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub serve_args: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Links {
+    Veth,
+    Relay,
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +206,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }
+        Command::Relay { config } => {
+            let stats = keel_lab::relay::run(&keel_lab::relay::RelayConfig::read(&config)?, None)?;
+            eprintln!("{stats:?}");
+            Ok(())
+        }
         Command::ProbeRecv(a) => {
             let r = probe::receive(a.bind, a.until.into())?;
             println!("{}", serde_json::to_string(&r)?);
@@ -236,6 +259,10 @@ fn up(a: UpArgs) -> anyhow::Result<()> {
     let options = LabOptions {
         name: name.clone(),
         capacity_scale: a.capacity_scale,
+        links: match a.links {
+            Links::Veth => LinkMode::Veth,
+            Links::Relay => LinkMode::Relay,
+        },
         ..LabOptions::default()
     };
     let plan = LabPlan::new(&topo, options)?;
@@ -296,6 +323,17 @@ fn start_processes(
 ) -> anyhow::Result<()> {
     let files = Files::new(&a.name.name);
     let exe = std::env::current_exe().context("cannot find the keel executable")?;
+    if let Some(config) = lab.relay_config_path() {
+        let cmd = lab.exec_in_relay(&[
+            exe.as_os_str(),
+            "lab".as_ref(),
+            "relay".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ])?;
+        let pid = spawn_logged(cmd, &files.dir.join("relay.log"))?;
+        lab.register_process(pid, "relay")?;
+    }
     let (url, token_file) = match &a.controller {
         Some(url) => {
             let token = a
