@@ -146,6 +146,27 @@ where
     }
 }
 
+/// Clicks an element, finding it afresh until the click lands: the dashboard
+/// redraws lists and panels on every update, which can replace an element
+/// between finding and clicking it.
+async fn click(c: &Client, locator: Locator<'_>, what: &str) {
+    wait(what, || async {
+        c.find(locator).await.ok()?.click().await.ok()
+    })
+    .await;
+}
+
+/// The SVG the page last exported (the test hooks the download).
+async fn exported(c: &Client, what: &str) -> String {
+    wait(what, || async {
+        js(c, "return window.exported || null")
+            .await
+            .as_str()
+            .map(String::from)
+    })
+    .await
+}
+
 async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.expect("script")
 }
@@ -154,12 +175,7 @@ async fn log_in(c: &Client, token: &str) {
     let field = c.find(Locator::Id("token")).await.expect("token field");
     field.clear().await.expect("clear");
     field.send_keys(token).await.expect("type token");
-    c.find(Locator::Id("login-button"))
-        .await
-        .expect("login button")
-        .click()
-        .await
-        .expect("click log in");
+    click(c, Locator::Id("login-button"), "login button").await;
 }
 
 /// Links drawn on the map, once the app is shown.
@@ -282,12 +298,12 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
 
         // The service is listed with its state; selecting it shows its paths
         // and marks them on the map.
-        c.find(Locator::Css("#tabs [data-tab=services-panel]"))
-            .await
-            .expect("services tab")
-            .click()
-            .await
-            .expect("click services");
+        click(
+            &c,
+            Locator::Css("#tabs [data-tab=services-panel]"),
+            "services tab",
+        )
+        .await;
         // The table is redrawn on every update: find, read and click afresh
         // each time, so an element replaced in between is simply found again.
         let row_css = css_id("data-service", &svc_id);
@@ -318,12 +334,12 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
 
         // Clicking a link opens its utilisation plot and the services crossing it.
         let picked = &svc_link;
-        c.find(Locator::Css(&css_id("data-link", picked)))
-            .await
-            .expect("the link on the map")
-            .click()
-            .await
-            .expect("click the link");
+        click(
+            &c,
+            Locator::Css(&css_id("data-link", picked)),
+            "the link on the map",
+        )
+        .await;
         let points = wait("the utilisation plot", || async {
             let p = c
                 .find(Locator::Css("#link-plot polyline.util"))
@@ -347,12 +363,7 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         shot(&c, "04-link-plot").await;
 
         // The what-if panel predicts the failure of the selected link.
-        c.find(Locator::Id("link-whatif"))
-            .await
-            .expect("what-if button")
-            .click()
-            .await
-            .expect("click what-if");
+        click(&c, Locator::Id("link-whatif"), "what-if button").await;
         let facts = wait("the what-if prediction", || async {
             let e = c.find(Locator::Id("whatif-facts")).await.ok()?;
             Some(e.text().await.ok()?).filter(|t| t.contains("lost"))
@@ -362,12 +373,7 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         shot(&c, "05-whatif").await;
 
         // ... and its button drains the link: grey on the map.
-        c.find(Locator::Id("whatif-drain"))
-            .await
-            .expect("drain button")
-            .click()
-            .await
-            .expect("click drain");
+        click(&c, Locator::Id("whatif-drain"), "drain button").await;
         wait("the drained link to turn grey", || async {
             let e = c
                 .find(Locator::Css(&css_id("data-link", picked)))
@@ -413,12 +419,12 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         shot(&c, "06-link-down").await;
 
         // The timeline has the failure.
-        c.find(Locator::Css("#tabs [data-tab=timeline-panel]"))
-            .await
-            .expect("timeline tab")
-            .click()
-            .await
-            .expect("click timeline");
+        click(
+            &c,
+            Locator::Css("#tabs [data-tab=timeline-panel]"),
+            "timeline tab",
+        )
+        .await;
         let line = wait("the failure in the timeline", || async {
             let e = c.find(Locator::Id("timeline")).await.ok()?;
             let text = e.text().await.ok()?;
@@ -439,19 +445,8 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
              return true",
         )
         .await;
-        c.find(Locator::Id("export-map"))
-            .await
-            .expect("export button")
-            .click()
-            .await
-            .expect("click export");
-        let svg = wait("the exported SVG", || async {
-            js(&c, "return window.exported || null")
-                .await
-                .as_str()
-                .map(String::from)
-        })
-        .await;
+        click(&c, Locator::Id("export-map"), "export button").await;
+        let svg = exported(&c, "the exported SVG").await;
         assert!(svg.contains("<svg") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
         assert_eq!(svg.matches("data-link=").count(), links.len());
         assert!(
@@ -461,26 +456,10 @@ fn the_dashboard_shows_the_network_and_follows_it_live() {
         std::fs::write(screenshots().join("keel-map.svg"), &svg).expect("write export");
 
         // ... and the selected link's plot.
-        c.find(Locator::Css("#tabs [data-tab=link-panel]"))
-            .await
-            .expect("link tab")
-            .click()
-            .await
-            .expect("click link tab");
+        click(&c, Locator::Css("#tabs [data-tab=link-panel]"), "link tab").await;
         js(&c, "window.exported = null; return true").await;
-        c.find(Locator::Id("export-plot"))
-            .await
-            .expect("plot export button")
-            .click()
-            .await
-            .expect("click plot export");
-        let plot = wait("the exported plot", || async {
-            js(&c, "return window.exported || null")
-                .await
-                .as_str()
-                .map(String::from)
-        })
-        .await;
+        click(&c, Locator::Id("export-plot"), "plot export button").await;
+        let plot = exported(&c, "the exported plot").await;
         assert!(
             plot.contains("<svg") && plot.contains("<polyline"),
             "{plot}"
@@ -520,12 +499,12 @@ fn a_tenant_sees_only_its_own_services() {
         open(&c, &s.url).await;
         log_in(&c, &acme).await;
         wait("the map", || drawn_links(&c)).await;
-        c.find(Locator::Css("#tabs [data-tab=services-panel]"))
-            .await
-            .expect("services tab")
-            .click()
-            .await
-            .expect("click services");
+        click(
+            &c,
+            Locator::Css("#tabs [data-tab=services-panel]"),
+            "services tab",
+        )
+        .await;
         let listed = wait("the service list", || async {
             let v = js(
                 &c,
@@ -547,12 +526,12 @@ fn a_tenant_sees_only_its_own_services() {
         // A link on its path lists its service (from its own allocation: a
         // tenant cannot read link state).
         let on_path = first_link_of(&s, &acme, &mine);
-        c.find(Locator::Css(&css_id("data-link", &on_path)))
-            .await
-            .expect("the link on the map")
-            .click()
-            .await
-            .expect("click the link");
+        click(
+            &c,
+            Locator::Css(&css_id("data-link", &on_path)),
+            "the link on the map",
+        )
+        .await;
         let crossing = wait("the tenant's service on the link", || async {
             let e = c.find(Locator::Id("link-services")).await.ok()?;
             e.text().await.ok().filter(|t| t.contains(mine.as_str()))
