@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use keel_formats::{ReadOptions, TopologyFormat, parse_topology};
 use keel_model::{Bandwidth, Topology};
 
-/// `/work/shared/data`, found relative to this crate; None (with a message) when
+/// The shared data set (`../shared/data` beside the repository); None (with a message) when
 /// absent, so the tests that need it skip instead of failing.
 pub fn data_dir() -> Option<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
