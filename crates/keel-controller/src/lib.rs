@@ -98,6 +98,9 @@ pub enum SouthboundKind {
 /// How long a change waits for the agents concerned to acknowledge it.
 const AGENT_ACK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long open event streams may delay the end of a shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// What a started server tells its caller.
 #[derive(Debug, Clone)]
 pub struct Started {
@@ -228,9 +231,22 @@ pub async fn serve(
         services,
     });
     info!(%addr, "serving");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // Graceful shutdown waits for open connections, but event streams (agents,
+    // dashboards) never end by themselves: after the signal they get a short
+    // grace, then the server stops regardless.
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let signalled = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(signalled);
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served?,
+        _ = async {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => info!("stopped with event streams still open"),
+    }
     if let Some(r) = reporter {
         r.abort();
     }

@@ -234,14 +234,18 @@ fn alive(pid: u32, start_ticks: Option<u64>) -> bool {
     }
 }
 
-/// Processes that program one of the lab's namespaces from outside it (an
-/// agent run as `keel agent --netns kl-<lab>-<site>`, also one restarted by
-/// hand and never registered): found by their command line.
-fn programming(prefix: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+/// Processes of the lab that live outside its namespaces (an agent run as
+/// `keel agent --netns kl-<lab>-<site>`, a controller whose data is in the
+/// lab's state directory; also ones restarted by hand and never registered):
+/// found by their command line.
+fn programming(prefix: &str, dir: &Path) -> Vec<u32> {
+    let dir = dir.to_string_lossy();
+    let dir = format!("{}/", dir.trim_end_matches('/'));
+    let Ok(procs) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    procs
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
                 return false;
@@ -249,6 +253,7 @@ fn programming(prefix: &str) -> Vec<u32> {
             let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
             args.windows(2)
                 .any(|w| w[0] == b"--netns" && w[1].starts_with(prefix.as_bytes()))
+                || args.iter().any(|a| a.starts_with(dir.as_bytes()))
         })
         .collect()
 }
@@ -764,7 +769,11 @@ impl Lab {
                     .map(|pid| (pid, None)),
             );
         }
-        targets.extend(programming(&prefix).into_iter().map(|pid| (pid, None)));
+        targets.extend(
+            programming(&prefix, &state_dir(name))
+                .into_iter()
+                .map(|pid| (pid, None)),
+        );
         report.processes_killed = kill_processes(&targets);
         if !namespaces.is_empty() {
             let batch: String = namespaces

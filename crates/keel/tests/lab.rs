@@ -60,6 +60,11 @@ struct Api {
 
 impl Api {
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        self.try_call(method, path, body).expect("API call")
+    }
+
+    /// `None` when the controller does not answer (it may be restarting).
+    fn try_call(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Value> {
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -73,8 +78,8 @@ impl Api {
             (_, Some(b)) => http.post(&url).header("Authorization", &auth).send_json(b),
             _ => http.post(&url).header("Authorization", &auth).send_empty(),
         }
-        .expect("API call");
-        resp.body_mut().read_json().unwrap_or(Value::Null)
+        .ok()?;
+        Some(resp.body_mut().read_json().unwrap_or(Value::Null))
     }
 }
 
@@ -90,7 +95,9 @@ fn wait_until(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 fn in_sync(api: &Api) -> bool {
-    let v = api.call("GET", "/api/v1/agents", None);
+    let Some(v) = api.try_call("GET", "/api/v1/agents", None) else {
+        return false;
+    };
     v["agents"].as_array().is_some_and(|a| {
         a.iter()
             .all(|x| x["connected"] == true && x["applied_generation"] == x["desired_generation"])
@@ -156,16 +163,17 @@ fn state_of(lab: &str, number: usize) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&file).expect("state file")).expect("state")
 }
 
-fn agent_pid(lab: &str, site: &str) -> u32 {
+/// The pid of a process `keel lab up` registered (`controller`, `agent X`).
+fn process_pid(lab: &str, what: &str) -> u32 {
     let v = json(&keel(&["lab", "status", "--name", lab, "--json"]));
     v["processes"]
         .as_array()
         .expect("processes")
         .iter()
         .rev()
-        .find(|p| p["what"] == format!("agent {site}"))
+        .find(|p| p["what"] == what)
         .and_then(|p| p["pid"].as_u64())
-        .expect("agent pid") as u32
+        .unwrap_or_else(|| panic!("no process `{what}`")) as u32
 }
 
 fn cmdline(pid: u32) -> Vec<String> {
@@ -517,7 +525,7 @@ fn abilene_lab_end_to_end() {
     });
 
     // The controller alone: the ingress agent without local repair.
-    let pid = agent_pid(&lab, &from);
+    let pid = process_pid(&lab, &format!("agent {from}"));
     let mut child = restart_agent(pid, &["--no-local-repair"]);
     wait_until(Duration::from_secs(30), "the restarted agent", || {
         in_sync(&api)
@@ -549,6 +557,27 @@ fn abilene_lab_end_to_end() {
     });
     assert_eq!(calm["lost"], 0, "restarting an agent lost packets: {calm}");
     let _ = child;
+
+    // Headless: with the controller gone, forwarding goes on untouched; a
+    // restarted controller (same data directory) finds its agents again.
+    let controller = process_pid(&lab, "controller");
+    let controller_cmd = cmdline(controller);
+    let headless = probe_while(&lab, (&from, &to, dscp), 3, || kill(controller));
+    assert_eq!(
+        headless["lost"], 0,
+        "forwarding without the controller lost packets: {headless}"
+    );
+    let mut restarted = Command::new(&controller_cmd[0])
+        .args(&controller_cmd[1..])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("restart the controller");
+    wait_until(
+        Duration::from_secs(60),
+        "the agents back in sync with the restarted controller",
+        || in_sync(&api),
+    );
 
     // VPN: two tenants with the same prefixes at both ends stay apart. Each
     // tenant t attaches at a site over `kt<t>` to a customer-edge namespace
@@ -713,6 +742,12 @@ fn abilene_lab_end_to_end() {
         .map(str::to_string)
         .collect();
     assert!(alive.is_empty(), "processes left behind: {alive:?}");
+    // `down` stopped the restarted controller too (its data is the lab's).
+    wait_until(
+        Duration::from_secs(10),
+        "the restarted controller to stop",
+        || restarted.try_wait().expect("controller status").is_some(),
+    );
     let again = keel(&["lab", "down", "--name", &lab]);
     assert!(again.status.success(), "down twice: {}", stderr(&again));
 }
