@@ -218,6 +218,33 @@ fn down_after_a_crash_removes_everything() {
         .expect("site")
         .spawn()
         .expect("spawn");
+    // Both are inside their namespaces before the "crash" (`ip netns exec`
+    // enters the namespace only after it has started).
+    for (child, site) in [(&sleeper, 0), (&stray, 1)] {
+        let ns = plan
+            .namespace(&plan.sites()[site].id)
+            .expect("namespace")
+            .to_string();
+        let pid = child.id().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "pids", &ns])
+                .output()
+                .expect("ip netns pids");
+            if String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .any(|p| p == pid)
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pid} never entered {ns}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     // The "crash": the handle goes away without down.
     drop(lab);
 
