@@ -24,13 +24,9 @@ pub const TENANT_TABLE_BASE: u32 = 1000;
 /// A class with DSCP d has its TE routes in table `CLASS_TABLE_BASE + d`.
 pub const CLASS_TABLE_BASE: u32 = 200;
 
-fn site_number(site: SiteId) -> u16 {
-    u16::try_from(site.index() + 1).unwrap_or(u16::MAX)
-}
-
 /// The prefix of a site's hosts: `fd00:0:n::/64`.
 pub fn host_prefix(site: SiteId) -> Ipv6Net {
-    let addr = Ipv6Addr::new(0xfd00, 0, site_number(site), 0, 0, 0, 0, 0);
+    let addr = Ipv6Addr::new(0xfd00, 0, srv6::site_group(site), 0, 0, 0, 0, 0);
     Ipv6Net::new(addr, 64).unwrap_or_default()
 }
 
@@ -170,23 +166,21 @@ pub fn site_states(
         }
     }
 
+    // One compressor for every site: its shortest-path trees are shared.
+    let mut compressor = Compressor::numbered_by(igp, base);
     let mut out = BTreeMap::new();
     for s in base.site_ids() {
         let id = base.site(s).id.as_str();
-        let mut compressor = Compressor::numbered_by(igp, base);
         // Post-convergence trees after the loss of each local link (and its
         // reverse: a cut fibre takes both directions).
-        let mut repair_trees: HashMap<LinkId, Vec<Option<LinkId>>> = HashMap::new();
-        let mut repair_tree = |l: LinkId| -> Vec<Option<LinkId>> {
-            repair_trees
-                .entry(l)
-                .or_insert_with(|| {
-                    let skip: Vec<LinkId> =
-                        std::iter::once(l).chain(igp_reverse[l.index()]).collect();
-                    tree(igp, s, &skip)
-                })
-                .clone()
-        };
+        let repair_trees: HashMap<LinkId, Vec<Option<LinkId>>> = igp
+            .out_links(s)
+            .iter()
+            .map(|&l| {
+                let skip: Vec<LinkId> = std::iter::once(l).chain(igp_reverse[l.index()]).collect();
+                (l, tree(igp, s, &skip))
+            })
+            .collect();
 
         let interfaces = base
             .out_links(s)
@@ -269,8 +263,7 @@ pub fn site_states(
                 .collect();
             let mut repairs = Vec::new();
             for &l in &primary {
-                let pred = repair_tree(l);
-                let Some(path) = tree_path(igp, &pred, s, d) else {
+                let Some(path) = tree_path(igp, &repair_trees[&l], s, d) else {
                     continue; // a bridge: nothing can repair it
                 };
                 let Some(nh) = nexthop(&igp.link(path.links[0]).id) else {
@@ -301,7 +294,7 @@ pub fn site_states(
             &igp_by_id,
             &nexthop,
             &mut compressor,
-            &mut repair_tree,
+            &repair_trees,
         );
 
         let tenants = tenants_here
@@ -339,7 +332,7 @@ pub fn site_states(
 }
 
 fn srv6_locator(site: SiteId) -> Ipv6Net {
-    let addr = Ipv6Addr::new(0xfc00, 0, site_number(site), 0, 0, 0, 0, 0);
+    let addr = Ipv6Addr::new(0xfc00, 0, srv6::site_group(site), 0, 0, 0, 0, 0);
     Ipv6Net::new(addr, 48).unwrap_or_default()
 }
 
@@ -360,7 +353,7 @@ fn site_policies(
     igp_by_id: &HashMap<&str, LinkId>,
     nexthop: &dyn Fn(&str) -> Option<Nexthop>,
     compressor: &mut Compressor,
-    repair_tree: &mut dyn FnMut(LinkId) -> Vec<Option<LinkId>>,
+    repair_trees: &HashMap<LinkId, Vec<Option<LinkId>>>,
 ) -> Vec<SitePolicy> {
     let mut merged: BTreeMap<(u32, Ipv6Net), SitePolicy> = BTreeMap::new();
     for p in policies {
@@ -388,8 +381,7 @@ fn site_policies(
                 let first = sl.links.first()?;
                 let nh = nexthop(first)?;
                 let backup = igp_by_id.get(&**first).and_then(|&l| {
-                    let pred = repair_tree(l);
-                    let path = tree_path(igp, &pred, s, egress?)?;
+                    let path = tree_path(igp, repair_trees.get(&l)?, s, egress?)?;
                     let last = *sl.segments.last()?;
                     Some(Backup {
                         segments: compressor.segments(&path, last),

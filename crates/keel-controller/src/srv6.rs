@@ -15,7 +15,7 @@ use std::net::Ipv6Addr;
 
 use keel_model::{LinkId, Path, SiteId, Topology};
 
-fn site_group(site: SiteId) -> u16 {
+pub(crate) fn site_group(site: SiteId) -> u16 {
     // Site indices are dense from 0; the plan numbers sites from 1 so that no
     // locator is fc00:0:0::. Topologies beyond 65,534 sites are out of scope.
     u16::try_from(site.index() + 1).unwrap_or(u16::MAX)

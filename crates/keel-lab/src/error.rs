@@ -75,3 +75,12 @@ impl LabError {
         }
     }
 }
+
+/// A socket read that ended without data (its timeout, or a signal): the
+/// caller polls again.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

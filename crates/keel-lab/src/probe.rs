@@ -419,14 +419,7 @@ impl Receiver {
                 .map_err(probe_io("read timeout"))?;
             let n = match self.socket.recv_from(&mut buf) {
                 Ok((n, _)) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
+                Err(e) if crate::error::is_timeout(&e) => {
                     continue;
                 }
                 Err(e) => return Err(probe_io("receive")(e)),

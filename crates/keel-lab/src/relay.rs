@@ -183,14 +183,7 @@ pub fn run(config: &RelayConfig, until: Option<Duration>) -> Result<RelayStats> 
                 std::thread::sleep(left.min(POLL_SLICE));
                 continue;
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if crate::error::is_timeout(&e) => {
                 continue;
             }
             Err(e) => return Err(io("receive")(e)),
