@@ -30,7 +30,7 @@ mod ffc;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use keel_model::{Allocation, DemandId, LinkId, Path, SiteId, Topology, TrafficMatrix};
+use keel_model::{Allocation, DemandId, Link, LinkId, Path, SiteId, Topology, TrafficMatrix};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -51,6 +51,8 @@ pub struct RiskModel {
     pub srlg_arcs: Vec<Vec<LinkId>>,
     /// SRLGs of every arc.
     pub srlgs_of_arc: Vec<Vec<u32>>,
+    /// Physical links every path between their two sides must cross.
+    pub bridge: Vec<bool>,
 }
 
 impl RiskModel {
@@ -101,13 +103,16 @@ impl RiskModel {
             }
             srlgs_of_arc.push(mine);
         }
-        RiskModel {
+        let mut risk = RiskModel {
             link_of_arc,
             link_arcs,
             srlg_names,
             srlg_arcs,
             srlgs_of_arc,
-        }
+            bridge: Vec::new(),
+        };
+        risk.bridge = risk.bridges(topo);
+        risk
     }
 
     pub fn link_count(&self) -> usize {
@@ -132,6 +137,61 @@ impl RiskModel {
             .iter()
             .position(|g| g == name)
             .map(|i| i as u32)
+    }
+
+    /// Whether each physical link is a bridge of the topology taken as
+    /// undirected: every path between its two sides crosses it. Iterative
+    /// Tarjan low-link over the physical links (parallel links are no bridges).
+    fn bridges(&self, topo: &Topology) -> Vec<bool> {
+        let n = topo.site_count();
+        let mut adj: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        for (p, arcs) in self.link_arcs.iter().enumerate() {
+            let l = topo.link(arcs[0]);
+            if l.src != l.dst {
+                adj[l.src.index()].push((l.dst.0, p as u32));
+                adj[l.dst.index()].push((l.src.0, p as u32));
+            }
+        }
+        let mut bridge = vec![false; self.link_arcs.len()];
+        let (mut order, mut low) = (vec![u32::MAX; n], vec![0u32; n]);
+        let mut next = 0u32;
+        // (site, link it was entered by, next neighbour to look at)
+        let mut stack: Vec<(usize, u32, usize)> = Vec::new();
+        for root in 0..n {
+            if order[root] != u32::MAX {
+                continue;
+            }
+            order[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push((root, u32::MAX, 0));
+            while let Some(&mut (v, via, ref mut i)) = stack.last_mut() {
+                if let Some(&(w, p)) = adj[v].get(*i) {
+                    *i += 1;
+                    if p == via {
+                        continue;
+                    }
+                    let w = w as usize;
+                    if order[w] == u32::MAX {
+                        order[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push((w, p, 0));
+                    } else {
+                        low[v] = low[v].min(order[w]);
+                    }
+                } else {
+                    stack.pop();
+                    if let Some(&(u, _, _)) = stack.last() {
+                        low[u] = low[u].min(low[v]);
+                        if low[v] > order[u] {
+                            bridge[via as usize] = true;
+                        }
+                    }
+                }
+            }
+        }
+        bridge
     }
 
     /// Physical links of `path`, deduplicated.
@@ -280,10 +340,12 @@ pub fn backup_paths(
     Backups { per_demand }
 }
 
-/// One source's post-convergence trees (predecessor arc per site), keyed by
-/// (failed physical link, SRLG mates removed too).
+/// One source's shortest-path trees (predecessor arc per site): with nothing
+/// failed, and post-convergence keyed by (failed physical link, SRLG mates
+/// removed too).
 #[derive(Default)]
 struct Trees {
+    intact: Option<Intact>,
     by_link: HashMap<(u32, bool), Vec<u32>>,
 }
 
@@ -329,13 +391,13 @@ fn backup_of(
     srlg_ban.extend(mates);
     link_ban.sort_unstable();
     link_ban.dedup();
+    let intact = trees.intact.get_or_insert_with(|| dj.intact(weights, src));
     let mut attempt = |srlg: bool, node: bool| {
         let srlg_part = if srlg { &srlg_ban[..] } else { &srlg_ban[..0] };
         let banned_sites: &[SiteId] = if node { &transit } else { &[] };
-        dj.shortest(
-            topo,
+        dj.shortest_after(
             weights,
-            src,
+            intact,
             dst,
             link_ban.iter().chain(srlg_part.iter()),
             banned_sites,
@@ -345,24 +407,29 @@ fn backup_of(
     // backup exists before the intermediate ones are tried. Without SRLGs or
     // transit sites some attempts coincide and are skipped.
     let (has_srlg, has_transit) = (!srlg_ban.is_empty(), !transit.is_empty());
-    let found = attempt(true, true).or_else(|| {
-        if !has_srlg && !has_transit {
-            return None;
-        }
-        let weakest = attempt(false, false)?;
-        let better = if has_srlg {
-            attempt(true, false).or_else(|| {
-                if has_transit {
-                    attempt(false, true)
-                } else {
-                    None
-                }
-            })
-        } else {
-            None
-        };
-        Some(better.unwrap_or(weakest))
-    });
+    // A primary over a bridge has no single backup: no search needed.
+    let over_bridge = phys.iter().any(|&p| risk.bridge[p as usize]);
+    let found = (!over_bridge)
+        .then(|| attempt(true, true))
+        .flatten()
+        .or_else(|| {
+            if over_bridge || (!has_srlg && !has_transit) {
+                return None;
+            }
+            let weakest = attempt(false, false)?;
+            let better = if has_srlg {
+                attempt(true, false).or_else(|| {
+                    if has_transit {
+                        attempt(false, true)
+                    } else {
+                        None
+                    }
+                })
+            } else {
+                None
+            };
+            Some(better.unwrap_or(weakest))
+        });
     match found {
         Some(path) => {
             let covers = covers_of(topo, risk, primary, &phys, &transit, &path);
@@ -396,9 +463,14 @@ fn backup_of(
                     }
                 }
                 let mut via = |with_mates: bool| {
-                    let pred = trees.by_link.entry((p, with_mates)).or_insert_with(|| {
+                    if risk.bridge[p as usize] {
+                        return None;
+                    }
+                    let Trees { intact, by_link } = &mut *trees;
+                    let intact = intact.as_ref()?;
+                    let pred = by_link.entry((p, with_mates)).or_insert_with(|| {
                         let banned = arcs.iter().chain(mates.iter().filter(|_| with_mates));
-                        dj.tree(topo, weights, src, banned)
+                        dj.tree_after(weights, intact, banned)
                     });
                     path_to(topo, pred, src, dst)
                 };
@@ -476,43 +548,268 @@ fn covers_of(
 }
 
 /// Dijkstra with banned arcs and sites, reusing its buffers between searches.
+/// It keeps its own flat adjacency: walking `Topology`'s link records costs a
+/// cache miss per arc, and backups run one search per active path.
 pub struct Dijkstra {
+    /// Out-arcs per site (CSR): `first[s]..first[s + 1]` index `arcs`.
+    first: Vec<u32>,
+    /// (arc, head site).
+    arcs: Vec<(u32, u32)>,
+    tail: Vec<u32>,
+    head: Vec<u32>,
     dist: Vec<f64>,
     pred: Vec<u32>,
     touched: Vec<u32>,
     banned_arc: Vec<bool>,
     banned_site: Vec<bool>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    /// In-arcs per site (CSR): (arc, tail site).
+    in_first: Vec<u32>,
+    in_arcs: Vec<(u32, u32)>,
+    /// Sites whose intact shortest path crosses something banned.
+    dirty: Vec<bool>,
+    dirty_list: Vec<u32>,
+}
+
+/// The shortest-path tree from one source with nothing failed, kept so that
+/// searches after a failure redo only the part of the tree below it.
+pub struct Intact {
+    src: SiteId,
+    pred: Vec<u32>,
+    dist: Vec<f64>,
+    /// Children per site (CSR).
+    child_first: Vec<u32>,
+    children: Vec<u32>,
 }
 
 impl Dijkstra {
     pub fn new(topo: &Topology) -> Self {
+        let (first, arcs) = csr(topo, |s| topo.out_links(s), |l| l.dst);
+        let (in_first, in_arcs) = csr(topo, |s| topo.in_links(s), |l| l.src);
         Dijkstra {
+            first,
+            arcs,
+            tail: topo.links().iter().map(|l| l.src.0).collect(),
+            head: topo.links().iter().map(|l| l.dst.0).collect(),
             dist: vec![f64::INFINITY; topo.site_count()],
             pred: vec![u32::MAX; topo.site_count()],
             touched: Vec::new(),
             banned_arc: vec![false; topo.link_count()],
             banned_site: vec![false; topo.site_count()],
+            heap: BinaryHeap::new(),
+            in_first,
+            in_arcs,
+            dirty: vec![false; topo.site_count()],
+            dirty_list: Vec::new(),
         }
     }
 
-    /// Shortest `src`→`dst` path under `weights` avoiding the banned arcs and
-    /// sites; ties by settling order (cost, then site index).
+    /// The intact shortest-path tree from `src`.
+    pub fn intact(&mut self, weights: &[f64], src: SiteId) -> Intact {
+        self.run(weights, src, None);
+        let (pred, dist) = (self.pred.clone(), self.dist.clone());
+        self.reset(std::iter::empty(), &[]);
+        let n = pred.len();
+        let mut child_first = vec![0u32; n + 1];
+        for &l in pred.iter().filter(|l| **l != u32::MAX) {
+            child_first[self.tail[l as usize] as usize + 1] += 1;
+        }
+        for i in 0..n {
+            child_first[i + 1] += child_first[i];
+        }
+        let mut fill = child_first.clone();
+        let mut children = vec![0u32; child_first[n] as usize];
+        for (v, &l) in pred.iter().enumerate() {
+            if l != u32::MAX {
+                let u = self.tail[l as usize] as usize;
+                children[fill[u] as usize] = v as u32;
+                fill[u] += 1;
+            }
+        }
+        Intact {
+            src,
+            pred,
+            dist,
+            child_first,
+            children,
+        }
+    }
+
+    /// `shortest` from the intact tree's source, searching only the sites
+    /// whose intact path crosses a banned arc or site: the others keep their
+    /// distance (bans only lengthen paths), so they seed the search. Same
+    /// costs as a full search; among equal-cost paths it may pick another.
+    pub fn shortest_after<'a>(
+        &mut self,
+        weights: &[f64],
+        intact: &Intact,
+        dst: SiteId,
+        banned_arcs: impl Iterator<Item = &'a LinkId> + Clone,
+        banned_sites: &[SiteId],
+    ) -> Option<Path> {
+        self.ban(banned_arcs.clone(), banned_sites);
+        self.mark_dirty(intact, banned_arcs.clone(), banned_sites);
+        let found = if self.dirty[dst.index()] {
+            self.repair(weights, intact, Some(dst))
+        } else {
+            self.path_after(intact, dst)
+        };
+        self.clear_dirty();
+        self.reset(banned_arcs, banned_sites);
+        found
+    }
+
+    /// `tree` from the intact tree's source, as `shortest_after` does.
+    pub fn tree_after<'a>(
+        &mut self,
+        weights: &[f64],
+        intact: &Intact,
+        banned_arcs: impl Iterator<Item = &'a LinkId> + Clone,
+    ) -> Vec<u32> {
+        self.ban(banned_arcs.clone(), &[]);
+        self.mark_dirty(intact, banned_arcs.clone(), &[]);
+        self.repair(weights, intact, None);
+        let mut pred = intact.pred.clone();
+        for &v in &self.dirty_list {
+            pred[v as usize] = self.pred[v as usize];
+        }
+        self.clear_dirty();
+        self.reset(banned_arcs, &[]);
+        pred
+    }
+
+    fn ban<'a>(&mut self, arcs: impl Iterator<Item = &'a LinkId>, sites: &[SiteId]) {
+        for l in arcs {
+            self.banned_arc[l.index()] = true;
+        }
+        for s in sites {
+            self.banned_site[s.index()] = true;
+        }
+    }
+
+    /// Marks every site below a banned tree arc or a banned site.
+    fn mark_dirty<'a>(
+        &mut self,
+        t: &Intact,
+        arcs: impl Iterator<Item = &'a LinkId>,
+        sites: &[SiteId],
+    ) {
+        let tree_heads = arcs.filter_map(|l| {
+            let head = self.head[l.index()];
+            (t.pred[head as usize] == l.0).then_some(head)
+        });
+        let roots: Vec<u32> = tree_heads
+            .chain(sites.iter().map(|s| s.0).filter(|&s| s != t.src.0))
+            .collect();
+        let mut stack = roots;
+        while let Some(v) = stack.pop() {
+            if std::mem::replace(&mut self.dirty[v as usize], true) {
+                continue;
+            }
+            self.dirty_list.push(v);
+            let (a, b) = (t.child_first[v as usize], t.child_first[v as usize + 1]);
+            stack.extend_from_slice(&t.children[a as usize..b as usize]);
+        }
+    }
+
+    fn clear_dirty(&mut self) {
+        for &v in &self.dirty_list {
+            self.dirty[v as usize] = false;
+        }
+        self.dirty_list.clear();
+    }
+
+    /// The path to `dst` through the repaired part of the tree (this search's
+    /// predecessors) and the intact rest.
+    fn path_after(&self, t: &Intact, dst: SiteId) -> Option<Path> {
+        let mut links = Vec::new();
+        let mut at = dst.0;
+        while at != t.src.0 {
+            let l = if self.dirty[at as usize] {
+                self.pred[at as usize]
+            } else {
+                t.pred[at as usize]
+            };
+            if l == u32::MAX {
+                return None;
+            }
+            links.push(LinkId(l));
+            at = self.tail[l as usize];
+        }
+        links.reverse();
+        Some(Path::new(links))
+    }
+
+    /// Dijkstra over the dirty sites, seeded from their clean in-neighbours;
+    /// stops at `dst` when given.
+    fn repair(&mut self, weights: &[f64], t: &Intact, dst: Option<SiteId>) -> Option<Path> {
+        self.heap.clear();
+        for i in 0..self.dirty_list.len() {
+            let v = self.dirty_list[i] as usize;
+            if self.banned_site[v] {
+                continue;
+            }
+            let (a, b) = (self.in_first[v], self.in_first[v + 1]);
+            let mut best = (f64::INFINITY, u32::MAX);
+            for &(l, u) in &self.in_arcs[a as usize..b as usize] {
+                let w = weights[l as usize];
+                if self.dirty[u as usize] || self.banned_arc[l as usize] || !w.is_finite() {
+                    continue;
+                }
+                let c = t.dist[u as usize] + w;
+                if c < best.0 {
+                    best = (c, l);
+                }
+            }
+            if best.0.is_finite() {
+                self.dist[v] = best.0;
+                self.pred[v] = best.1;
+                self.touched.push(v as u32);
+                self.heap.push(Reverse((best.0.to_bits(), v as u32)));
+            }
+        }
+        while let Some(Reverse((bits, s))) = self.heap.pop() {
+            let c = f64::from_bits(bits);
+            if c > self.dist[s as usize] {
+                continue;
+            }
+            if dst.is_some_and(|d| d.0 == s) {
+                return self.path_after(t, SiteId(s));
+            }
+            let (a, b) = (self.first[s as usize], self.first[s as usize + 1]);
+            for &(l, h) in &self.arcs[a as usize..b as usize] {
+                let w = weights[l as usize];
+                let h = h as usize;
+                if !self.dirty[h] || self.banned_arc[l as usize] || self.banned_site[h] {
+                    continue;
+                }
+                let nc = c + w;
+                if w.is_finite() && nc < self.dist[h] {
+                    if self.dist[h] == f64::INFINITY {
+                        self.touched.push(h as u32);
+                    }
+                    self.dist[h] = nc;
+                    self.pred[h] = l;
+                    self.heap.push(Reverse((nc.to_bits(), h as u32)));
+                }
+            }
+        }
+        None
+    }
+
+    /// Shortest `src`→`dst` path under `weights` (finite ones ≥ 0) avoiding
+    /// the banned arcs and sites; ties by settling order (cost, then site
+    /// index).
     pub fn shortest<'a>(
         &mut self,
-        topo: &Topology,
         weights: &[f64],
         src: SiteId,
         dst: SiteId,
         banned_arcs: impl Iterator<Item = &'a LinkId> + Clone,
         banned_sites: &[SiteId],
     ) -> Option<Path> {
-        for l in banned_arcs.clone() {
-            self.banned_arc[l.index()] = true;
-        }
-        for s in banned_sites {
-            self.banned_site[s.index()] = true;
-        }
-        let found = self.run(topo, weights, src, Some(dst));
+        self.ban(banned_arcs.clone(), banned_sites);
+        let found = self.run(weights, src, Some(dst));
         self.reset(banned_arcs, banned_sites);
         found
     }
@@ -521,15 +818,12 @@ impl Dijkstra {
     /// predecessor arc of every site (`u32::MAX` where unreached).
     pub fn tree<'a>(
         &mut self,
-        topo: &Topology,
         weights: &[f64],
         src: SiteId,
         banned_arcs: impl Iterator<Item = &'a LinkId> + Clone,
     ) -> Vec<u32> {
-        for l in banned_arcs.clone() {
-            self.banned_arc[l.index()] = true;
-        }
-        self.run(topo, weights, src, None);
+        self.ban(banned_arcs.clone(), &[]);
+        self.run(weights, src, None);
         let pred = self.pred.clone();
         self.reset(banned_arcs, &[]);
         pred
@@ -553,18 +847,16 @@ impl Dijkstra {
         self.touched.clear();
     }
 
-    fn run(
-        &mut self,
-        topo: &Topology,
-        weights: &[f64],
-        src: SiteId,
-        dst: Option<SiteId>,
-    ) -> Option<Path> {
-        let mut heap = BinaryHeap::new();
+    fn run(&mut self, weights: &[f64], src: SiteId, dst: Option<SiteId>) -> Option<Path> {
+        // Costs are ≥ 0, so their bit patterns order like the numbers: the
+        // heap compares integers.
+        let heap = &mut self.heap;
+        heap.clear();
         self.dist[src.index()] = 0.0;
         self.touched.push(src.0);
-        heap.push(Reverse((Cost(0.0), src.0)));
-        while let Some(Reverse((Cost(c), s))) = heap.pop() {
+        heap.push(Reverse((0f64.to_bits(), src.0)));
+        while let Some(Reverse((bits, s))) = heap.pop() {
+            let c = f64::from_bits(bits);
             if c > self.dist[s as usize] {
                 continue;
             }
@@ -574,29 +866,26 @@ impl Dijkstra {
                 while at != src.0 {
                     let l = self.pred[at as usize];
                     links.push(LinkId(l));
-                    at = topo.link(LinkId(l)).src.0;
+                    at = self.tail[l as usize];
                 }
                 links.reverse();
                 return Some(Path::new(links));
             }
-            for &l in topo.out_links(SiteId(s)) {
-                let link = topo.link(l);
-                let w = weights[l.index()];
-                if self.banned_arc[l.index()]
-                    || self.banned_site[link.dst.index()]
-                    || !w.is_finite()
-                {
+            let (a, b) = (self.first[s as usize], self.first[s as usize + 1]);
+            for &(l, t) in &self.arcs[a as usize..b as usize] {
+                let w = weights[l as usize];
+                if self.banned_arc[l as usize] || self.banned_site[t as usize] || !w.is_finite() {
                     continue;
                 }
                 let nc = c + w;
-                let t = link.dst.index();
+                let t = t as usize;
                 if nc < self.dist[t] {
                     if self.dist[t] == f64::INFINITY {
                         self.touched.push(t as u32);
                     }
                     self.dist[t] = nc;
-                    self.pred[t] = l.0;
-                    heap.push(Reverse((Cost(nc), t as u32)));
+                    self.pred[t] = l;
+                    heap.push(Reverse((nc.to_bits(), t as u32)));
                 }
             }
         }
@@ -604,18 +893,21 @@ impl Dijkstra {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Cost(f64);
-impl Eq for Cost {}
-impl PartialOrd for Cost {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// (arc, site at its other end) of every site's arcs, in CSR form: the arcs of
+/// site `s` are `arcs[first[s]..first[s + 1]]`.
+fn csr<'t>(
+    topo: &'t Topology,
+    arcs_at: impl Fn(SiteId) -> &'t [LinkId],
+    far: fn(&Link) -> SiteId,
+) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let mut first = Vec::with_capacity(topo.site_count() + 1);
+    let mut arcs = Vec::with_capacity(topo.link_count());
+    first.push(0);
+    for s in topo.site_ids() {
+        arcs.extend(arcs_at(s).iter().map(|l| (l.0, far(topo.link(*l)).0)));
+        first.push(arcs.len() as u32);
     }
-}
-impl Ord for Cost {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
+    (first, arcs)
 }
 
 /// Share of traffic protected against each failure type, and the paths that
@@ -721,6 +1013,97 @@ mod tests {
                 .map(|id| LinkId(t.links().iter().position(|l| l.id == *id).expect("arc") as u32))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn bridges_are_the_links_whose_cut_disconnects() {
+        let t = square();
+        let risk = RiskModel::new(&t);
+        let named: Vec<&str> = (0..risk.link_count() as u32)
+            .filter(|&p| risk.bridge[p as usize])
+            .map(|p| risk.link_name(&t, p))
+            .collect();
+        assert_eq!(named, vec!["a->e"]);
+    }
+
+    /// A ring of `n` sites with pseudo-random chords and weights, both ways.
+    fn ring(n: usize, seed: u64) -> (Topology, Vec<f64>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut b = TopologyBuilder::new("ring");
+        let s: Vec<SiteId> = (0..n)
+            .map(|i| b.add_site(Site::new(format!("s{i}"))).expect("site"))
+            .collect();
+        let mut pairs: Vec<(usize, usize)> = (0..n).map(|i| (i, (i + 1) % n)).collect();
+        pairs.extend((0..n / 3).map(|_| (rng.random_range(0..n), rng.random_range(0..n))));
+        let mut pairs: Vec<(usize, usize)> = pairs
+            .into_iter()
+            .filter(|(x, y)| x != y)
+            .map(|(x, y)| (x.min(y), x.max(y)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (x, y) in pairs {
+            for (u, v) in [(x, y), (y, x)] {
+                b.add_link(NewLink::new(s[u], s[v], Bandwidth::from_gbps(10.0)))
+                    .expect("link");
+            }
+        }
+        let t = b.build().expect("topology");
+        let w = (0..t.link_count())
+            .map(|_| rng.random_range(1..20) as f64)
+            .collect();
+        (t, w)
+    }
+
+    #[test]
+    fn searches_after_a_failure_match_full_searches() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let cost = |w: &[f64], p: &Option<Path>| {
+            p.as_ref()
+                .map(|p| p.links.iter().map(|l| w[l.index()]).sum::<f64>())
+        };
+        for seed in 0..4 {
+            let (t, w) = ring(40, seed);
+            let mut dj = Dijkstra::new(&t);
+            for _ in 0..200 {
+                let src = SiteId(rng.random_range(0..40));
+                let dst = SiteId((src.0 + rng.random_range(1..40)) % 40);
+                let intact = dj.intact(&w, src);
+                let arcs: Vec<LinkId> = (0..rng.random_range(0..6))
+                    .map(|_| LinkId(rng.random_range(0..t.link_count() as u32)))
+                    .collect();
+                let sites: Vec<SiteId> = (0..rng.random_range(0..3))
+                    .map(|_| SiteId(rng.random_range(0..40)))
+                    .filter(|s| *s != src)
+                    .collect();
+                let full = dj.shortest(&w, src, dst, arcs.iter(), &sites);
+                let after = dj.shortest_after(&w, &intact, dst, arcs.iter(), &sites);
+                assert_eq!(
+                    cost(&w, &full),
+                    cost(&w, &after),
+                    "{src:?}->{dst:?} {arcs:?} {sites:?}"
+                );
+                if let Some(p) = &after {
+                    let walk = p.sites(&t);
+                    assert_eq!((walk.first(), walk.last()), (Some(&src), Some(&dst)));
+                    for pair in p.links.windows(2) {
+                        assert_eq!(t.link(pair[0]).dst, t.link(pair[1]).src);
+                    }
+                    assert!(!p.links.iter().any(|l| arcs.contains(l)));
+                    let banned_site = |l: &LinkId| sites.contains(&t.link(*l).dst);
+                    assert!(!p.links.iter().any(banned_site));
+                }
+                // Trees: the same cost to every site.
+                let full = dj.tree(&w, src, arcs.iter());
+                let after = dj.tree_after(&w, &intact, arcs.iter());
+                for v in t.site_ids().filter(|v| *v != src) {
+                    let (a, b) = (path_to(&t, &full, src, v), path_to(&t, &after, src, v));
+                    assert_eq!(cost(&w, &a), cost(&w, &b), "tree {src:?}->{v:?} {arcs:?}");
+                }
+            }
+        }
     }
 
     #[test]
