@@ -19,7 +19,9 @@ run in one process by the `reopt` example of keel-te (build it with
 re-solves, as in a running controller, recomputing only the paths a change
 touches. Those are the "controller" columns; each failure there is warm from
 the no-failure prices, and after it the link is restored and solved again
-(reported on its own). `--in-process-only` skips the per-process runs.
+(reported on its own); then the failures again with `Reroute::DropDead` (demands
+over the failed links keep their surviving candidates, new paths only for those
+left with none). `--in-process-only` skips the per-process runs.
 
   python3 bench/reopt_bench.py                      # 25 TMs, every failure (hours on 2 cores)
   python3 bench/reopt_bench.py --failures 10        # 25 TMs, 10 failures (~10 min)
@@ -45,7 +47,7 @@ def run_controller(args, topo_file, tms, pairs):
     if not os.path.exists(args.reopt):
         raise fb.HarnessError(f"{args.reopt} missing: cargo build --release -p keel-te --examples")
     binary = fb.binary_id(args.reopt)
-    cmd = [args.reopt, topo_file, *tms, "--gap", str(args.gap)]
+    cmd = [args.reopt, topo_file, *tms, "--gap", str(args.gap), "--drop-dead"]
     for _, ids in pairs:
         cmd += ["--fail", ",".join(ids)]
     load_before = f"{os.getloadavg()[0]:.2f}"
@@ -213,7 +215,9 @@ def main():
           "| max total s | gap | reached gap | total <= 1 s |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, kind in (("next TM in the sequence", "tm"), ("single-link failure (warm from no failure)", "fail"),
-                       ("link restored (warm from the failure)", "restore")):
+                       ("link restored (warm from the failure)", "restore"),
+                       ("single-link failure, dead paths dropped (`Reroute::DropDead`)", "fail-drop"),
+                       ("link restored after dropping", "restore-drop")):
         rows = [r for r in controller["runs"] if r["kind"] == kind]
         if not rows:
             continue

@@ -4,18 +4,21 @@
 //!
 //! ```text
 //! cargo run --release -p keel-te --example reopt -- TOPOLOGY TM1 [TM2 ...] \
-//!     [--fail LINK[,LINK...]]... [--gap 0.01]
+//!     [--fail LINK[,LINK...]]... [--gap 0.01] [--drop-dead]
 //! ```
 //!
 //! Paths are NCFlow's setting (4 edge-disjoint inv-cap paths per demand, one
 //! class), max-flow. TM1 is solved cold; then (a) TM2, TM3, ... each warm from
 //! the one before; then (b) on TM1, each `--fail` set (e.g. both directions of a
 //! fibre) is taken down and solved warm from TM1's prices, and (c) brought back
-//! up and solved warm from the failure's prices. Every result goes through the
-//! verifier (outside the timings). One line per solve:
+//! up and solved warm from the failure's prices. `--drop-dead` then repeats (b)
+//! and (c) keeping the surviving candidates of the demands over the failed
+//! links instead of recomputing theirs (`Reroute::DropDead`; kinds fail-drop
+//! and restore-drop). Every result goes through the verifier (outside the
+//! timings). One line per solve:
 //!
 //! ```text
-//! reopt kind=tm|fail|restore label=... paths_s=... build_s=... solve_s=...
+//! reopt kind=tm|fail|restore|... label=... paths_s=... build_s=... solve_s=...
 //!     total_s=... gap=... iterations=... stop=... value=... changed=... verified=true
 //! ```
 
@@ -26,7 +29,7 @@ use keel_formats::ReadOptions;
 use keel_model::{LinkId, Topology};
 use keel_te::{
     FastOptions, FastOutcome, Hooks, Objective, PathKind, PathMetric, PathOptions, Reoptimiser,
-    Tolerance, verify,
+    Reroute, Tolerance, verify,
 };
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
+    let mut drop_dead = false;
     let mut opts = FastOptions {
         objective: Objective::MaxFlow,
         class_priority: false,
@@ -54,6 +58,7 @@ fn run() -> Result<(), String> {
         match a.as_str() {
             "--gap" => opts.gap = value()?.parse().map_err(|e| format!("--gap: {e}"))?,
             "--fail" => failures.push(value()?),
+            "--drop-dead" => drop_dead = true,
             _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ => files.push(PathBuf::from(a)),
         }
@@ -102,24 +107,32 @@ fn run() -> Result<(), String> {
         reopt.set_warm_start(Some(base_warm.clone()));
         solve(&mut reopt, "setup", "TM1", 0)?;
     }
-    for (set, label) in fail_sets.iter().zip(&failures) {
-        reopt.set_warm_start(Some(base_warm.clone()));
-        let changed = reopt.fail_links(set).map_err(|e| e.to_string())?;
-        let out = solve(&mut reopt, "fail", label, changed)?;
-        let carried_on_failed: f64 = out
-            .solution
-            .allocation
-            .demands
-            .iter()
-            .flat_map(|d| &d.paths)
-            .filter(|pf| pf.path.links.iter().any(|l| set.contains(l)))
-            .map(|pf| pf.rate)
-            .sum();
-        if carried_on_failed > 0.0 {
-            return Err(format!("{carried_on_failed} bit/s on failed links {label}"));
+    let mut policies = vec![(Reroute::Recompute, "")];
+    if drop_dead {
+        policies.push((Reroute::DropDead, "-drop"));
+    }
+    for (policy, suffix) in policies {
+        reopt.set_reroute(policy);
+        let (fail, restore) = (format!("fail{suffix}"), format!("restore{suffix}"));
+        for (set, label) in fail_sets.iter().zip(&failures) {
+            reopt.set_warm_start(Some(base_warm.clone()));
+            let changed = reopt.fail_links(set).map_err(|e| e.to_string())?;
+            let out = solve(&mut reopt, &fail, label, changed)?;
+            let carried_on_failed: f64 = out
+                .solution
+                .allocation
+                .demands
+                .iter()
+                .flat_map(|d| &d.paths)
+                .filter(|pf| pf.path.links.iter().any(|l| set.contains(l)))
+                .map(|pf| pf.rate)
+                .sum();
+            if carried_on_failed > 0.0 {
+                return Err(format!("{carried_on_failed} bit/s on failed links {label}"));
+            }
+            let changed = reopt.restore_links(set).map_err(|e| e.to_string())?;
+            solve(&mut reopt, &restore, label, changed)?;
         }
-        let changed = reopt.restore_links(set).map_err(|e| e.to_string())?;
-        solve(&mut reopt, "restore", label, changed)?;
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ pub use protect::{
     Backup, Backups, Coverage, Covers, FfcOptions, FfcSolution, RiskModel, Unprotectable,
     backup_paths, coverage, rescale_after_failure, solve_ffc,
 };
-pub use reopt::Reoptimiser;
+pub use reopt::{Reoptimiser, Reroute};
 pub use summary::{ClassFigures, Summary, class_figures, summarize};
 pub use verify::{Tolerance, VerifyReport, Violation, verify, verify_routing};
 

@@ -18,6 +18,9 @@
 //!   are still the best once the link is gone, for k-shortest and greedy
 //!   disjoint paths alike (up to ties in cost; with latency bounds, a bounded
 //!   demand whose search passed over the link may differ).
+//!   With [`Reroute::DropDead`] the other candidates of those demands are kept
+//!   and only demands left without any get new paths: the fastest reaction
+//!   (FRR-like), optimal over fewer candidates, for a later re-plan.
 //! * **Link restore** ([`Reoptimiser::restore_link`]): demands rerouted around
 //!   failures get back the paths they had before when those avoid every link
 //!   still down, and are recomputed otherwise.
@@ -44,8 +47,20 @@ use crate::{
     CandidatePaths, FastOptions, FastOutcome, Hooks, PathOptions, Problem, TeError, WarmStart,
 };
 
+/// What a link failure does to the candidate paths of the demands crossing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reroute {
+    /// New candidate paths on the surviving topology: what a from-scratch
+    /// computation finds.
+    #[default]
+    Recompute,
+    /// Keep the surviving candidates; new paths only for demands left with none.
+    DropDead,
+}
+
 /// A TE instance kept between solves; see the module docs.
 pub struct Reoptimiser {
+    reroute: Reroute,
     /// As given: path weights come from it.
     nominal: Topology,
     /// Capacity of each link when up, bit/s.
@@ -82,6 +97,7 @@ impl Reoptimiser {
         let path_time = started.elapsed();
         let capacity = topology.links().iter().map(|l| l.capacity.bps()).collect();
         Ok(Reoptimiser {
+            reroute: Reroute::default(),
             down: vec![false; topology.link_count()],
             capacity,
             topology: topology.clone(),
@@ -132,6 +148,11 @@ impl Reoptimiser {
     /// Replaces the prices the next solve starts from (None: a cold start).
     pub fn set_warm_start(&mut self, warm: Option<WarmStart>) {
         self.warm = warm;
+    }
+
+    /// How later failures change paths (already rerouted demands stay as they are).
+    pub fn set_reroute(&mut self, reroute: Reroute) {
+        self.reroute = reroute;
     }
 
     pub fn options(&self) -> &FastOptions {
@@ -247,9 +268,18 @@ impl Reoptimiser {
         for &d in &hit {
             // Paths not yet rerouted are the ones with every link up.
             let current = std::mem::take(&mut self.paths.per_demand[d]);
+            self.paths.per_demand[d] = self.surviving(&current);
             self.rerouted.entry(d).or_insert(Some(current));
         }
-        self.recompute(&hit);
+        let lost: Vec<usize> = hit
+            .iter()
+            .copied()
+            .filter(|&d| {
+                self.stages.paths_changed(d);
+                self.paths.per_demand[d].is_empty()
+            })
+            .collect();
+        self.recompute(&lost);
         self.path_time += started.elapsed();
         Ok(hit.len())
     }
@@ -276,10 +306,22 @@ impl Reoptimiser {
         let down = &self.down;
         let mut back = Vec::new();
         let mut again = Vec::new();
+        let mut kept = Vec::new();
         for (&d, base) in &self.rerouted {
             match base {
                 Some(paths) if !uses(paths, |l| down[l.index()]) => back.push(d),
+                Some(paths) if self.reroute == Reroute::DropDead => {
+                    kept.push((d, self.surviving(paths)))
+                }
                 _ => again.push(d),
+            }
+        }
+        for (d, paths) in kept {
+            if paths.is_empty() {
+                again.push(d);
+            } else {
+                self.paths.per_demand[d] = paths;
+                self.stages.paths_changed(d);
             }
         }
         for &d in &back {
@@ -358,6 +400,19 @@ impl Reoptimiser {
             .map_err(|e| TeError::InvalidInput(e.to_string()))?;
         self.build_time += started.elapsed();
         Ok(())
+    }
+
+    /// With [`Reroute::DropDead`], those of `paths` avoiding every down link;
+    /// else none (they are recomputed).
+    fn surviving(&self, paths: &[Path]) -> Vec<Path> {
+        match self.reroute {
+            Reroute::Recompute => Vec::new(),
+            Reroute::DropDead => paths
+                .iter()
+                .filter(|p| !p.links.iter().any(|l| self.down[l.index()]))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// New paths for `demands` avoiding every down link.

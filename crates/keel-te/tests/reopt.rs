@@ -11,7 +11,7 @@ use keel_model::spec::TopologySpec;
 use keel_model::{Bandwidth, ClassId, Demand, LinkId, SiteId, Topology, TrafficMatrix};
 use keel_te::{
     CandidatePaths, FastOptions, GapKind, Hooks, Objective, PathKind, PathMetric, PathOptions,
-    Problem, Reoptimiser, Solution, SolveOptions, Tolerance, compute_paths, solve_exact,
+    Problem, Reoptimiser, Reroute, Solution, SolveOptions, Tolerance, compute_paths, solve_exact,
     solve_fast, verify,
 };
 use rand::Rng;
@@ -362,4 +362,67 @@ fn ordered_traffic_sequences_match_scratch() {
         check_against_scratch(&mut reopt, &topo, &next, kind);
     }
     assert!(new_pairs > 0);
+}
+
+/// Dropping dead paths: every demand keeps its surviving candidates (new paths
+/// only when none survive), nothing crosses a down link, the result is within
+/// its gap of the exact optimum over those paths, and a restore brings back the
+/// paths computed with every link up.
+#[test]
+fn dropping_dead_paths_keeps_the_survivors() {
+    let mut r = rng(70);
+    let topo = random_topology(&mut r, 9, 10);
+    let tm = random_traffic(&mut r, &topo, 30, 1);
+    let kind = PathKind::EdgeDisjoint;
+    let mut reopt = Reoptimiser::new(topo.clone(), tm.clone(), path_opts(kind), fast_opts())
+        .expect("reoptimiser");
+    reopt.set_reroute(Reroute::DropDead);
+    check_against_scratch(&mut reopt, &topo, &tm, kind);
+    let before = reopt.paths().clone();
+    let mut kept_some = false;
+    for fibre in 0..topo.link_count() / 2 {
+        let arcs = [LinkId(2 * fibre as u32), LinkId(2 * fibre as u32 + 1)];
+        reopt.fail_links(&arcs).expect("fail");
+        for (d, paths) in reopt.paths().per_demand.iter().enumerate() {
+            let survivors: Vec<_> = before.per_demand[d]
+                .iter()
+                .filter(|p| !p.links.iter().any(|l| arcs.contains(l)))
+                .cloned()
+                .collect();
+            if !survivors.is_empty() {
+                assert_eq!(paths, &survivors, "demand {d} lost a surviving path");
+                kept_some |= survivors.len() < before.per_demand[d].len();
+            }
+            assert!(
+                paths
+                    .iter()
+                    .all(|p| !p.links.iter().any(|l| arcs.contains(l)))
+            );
+        }
+        let out = reopt.solve(Hooks::default()).expect("solve");
+        let p = reopt.problem();
+        let verified = verify(
+            p.topology,
+            p.traffic,
+            Some(p.paths),
+            &out.solution.allocation,
+            TIGHT,
+        );
+        assert!(verified.is_ok(), "verifier: {:?}", verified.err());
+        let exact = solve_exact(
+            &p,
+            &SolveOptions {
+                objective: Objective::MaxFlow,
+                class_priority: false,
+                ..SolveOptions::default()
+            },
+        )
+        .expect("exact");
+        let slack = 1e-6 * exact.value.max(1.0);
+        assert!(out.solution.value <= exact.value + slack);
+        assert!(out.solution.value >= exact.value * (1.0 - out.solution.gap) - slack);
+        reopt.restore_links(&arcs).expect("restore");
+        check_against_scratch(&mut reopt, &topo, &tm, kind);
+    }
+    assert!(kept_some, "no failure left a demand with surviving paths");
 }
