@@ -380,6 +380,30 @@ impl Topology {
         seen
     }
 
+    /// The same topology with new link capacities in bit/s (one per link, by
+    /// link id). 0 marks a link that is down: it stays, so link ids do not
+    /// change, but nothing may be routed over it.
+    pub fn with_capacities(&self, capacity: &[f64]) -> Result<Topology, ModelError> {
+        if capacity.len() != self.links.len() {
+            return Err(ModelError::Invalid(format!(
+                "{} capacities for {} links",
+                capacity.len(),
+                self.links.len()
+            )));
+        }
+        let mut t = self.clone();
+        for (l, &c) in t.links.iter_mut().zip(capacity) {
+            if !(c.is_finite() && c >= 0.0) {
+                return Err(ModelError::Invalid(format!(
+                    "link `{}`: capacity {c} bit/s must be finite and >= 0",
+                    l.id
+                )));
+            }
+            l.capacity = Bandwidth::from_bps(c);
+        }
+        Ok(t)
+    }
+
     /// Rebuilds the topology with a new name (formats use the file name).
     pub fn renamed(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();

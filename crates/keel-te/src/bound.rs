@@ -10,6 +10,7 @@
 //! candidate path.
 
 use keel_model::Path;
+use rayon::prelude::*;
 
 use crate::Problem;
 
@@ -34,21 +35,32 @@ pub fn capacity_value(problem: &Problem, lambda: &[f64]) -> f64 {
         .sum()
 }
 
-/// Cheapest candidate path price of every demand with a positive rate and a path.
-fn cheapest<'p>(problem: &'p Problem, lambda: &'p [f64]) -> impl Iterator<Item = (f64, f64)> + 'p {
-    problem
-        .traffic
-        .demands()
-        .iter()
-        .zip(&problem.paths.per_demand)
-        .filter(|(d, p)| d.rate.bps() > 0.0 && !p.is_empty())
-        .map(move |(d, p)| {
-            let min = p
-                .iter()
-                .map(|p| path_price(lambda, p))
-                .fold(f64::INFINITY, f64::min);
-            (d.rate.bps(), min)
+/// Demands per parallel piece of [`demand_sum`]: fixed, so that the sum does
+/// not depend on the number of threads.
+const PIECE: usize = 4096;
+
+/// Σ f(rate, cheapest candidate path price) over the demands with a positive
+/// rate and a path; in parallel over fixed pieces, added up in order.
+fn demand_sum(problem: &Problem, lambda: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> f64 {
+    let demands = problem.traffic.demands();
+    let paths = &problem.paths.per_demand;
+    let n = demands.len().min(paths.len());
+    let pieces: Vec<f64> = (0..n.div_ceil(PIECE))
+        .into_par_iter()
+        .map(|k| {
+            (k * PIECE..((k + 1) * PIECE).min(n))
+                .filter(|&d| demands[d].rate.bps() > 0.0 && !paths[d].is_empty())
+                .map(|d| {
+                    let min = paths[d]
+                        .iter()
+                        .map(|p| path_price(lambda, p))
+                        .fold(f64::INFINITY, f64::min);
+                    f(demands[d].rate.bps(), min)
+                })
+                .sum()
         })
+        .collect();
+    pieces.iter().sum()
 }
 
 /// Upper bound on the total carried rate (bit/s) of the max-flow LP
@@ -57,9 +69,7 @@ fn cheapest<'p>(problem: &'p Problem, lambda: &'p [f64]) -> impl Iterator<Item =
 /// Dual: min Σ c_e λ_e + Σ D_d μ_d with μ_d + λ(p) ≥ 1 for every candidate p of d;
 /// μ_d = max(0, 1 − min_p λ(p)) is the cheapest feasible choice for given λ.
 pub fn max_flow_upper_bound(problem: &Problem, lambda: &[f64]) -> f64 {
-    let demand_part: f64 = cheapest(problem, lambda)
-        .map(|(rate, min)| rate * (1.0 - min).max(0.0))
-        .sum();
+    let demand_part = demand_sum(problem, lambda, |rate, min| rate * (1.0 - min).max(0.0));
     capacity_value(problem, lambda) + demand_part
 }
 
@@ -70,9 +80,7 @@ pub fn max_flow_upper_bound(problem: &Problem, lambda: &[f64]) -> f64 {
 /// Dual point: μ_d = α·min_p λ(p) on the ratio rows, λ scaled by α so that
 /// Σ D_d μ_d = 1, which gives t ≤ Σ c_e λ_e / Σ_d D_d min_p λ(p).
 pub fn max_concurrent_upper_bound(problem: &Problem, lambda: &[f64]) -> f64 {
-    let weighted: f64 = cheapest(problem, lambda)
-        .map(|(rate, min)| rate * min)
-        .sum();
+    let weighted = demand_sum(problem, lambda, |rate, min| rate * min);
     if weighted <= 0.0 {
         return 1.0;
     }
@@ -90,8 +98,6 @@ pub fn min_mlu_lower_bound(problem: &Problem, lambda: &[f64]) -> f64 {
     if denom <= 0.0 {
         return 0.0;
     }
-    let num: f64 = cheapest(problem, lambda)
-        .map(|(rate, min)| rate * min)
-        .sum();
+    let num = demand_sum(problem, lambda, |rate, min| rate * min);
     num / denom
 }

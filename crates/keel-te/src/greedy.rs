@@ -1,6 +1,7 @@
 //! A CSPF-like baseline: what a router-based TE would do without global optimisation.
 
 use keel_model::{Allocation, DemandAllocation, DemandId, PathFlow};
+use rayon::prelude::*;
 
 use crate::Problem;
 
@@ -51,7 +52,9 @@ pub fn greedy(problem: &Problem) -> Allocation {
 /// Every candidate path of every demand at rate 0.
 pub fn empty_allocation(problem: &Problem) -> Allocation {
     Allocation {
+        // Millions of path copies on large networks: in parallel.
         demands: (0..problem.traffic.len())
+            .into_par_iter()
             .map(|d| DemandAllocation {
                 demand: DemandId(d as u32),
                 paths: problem

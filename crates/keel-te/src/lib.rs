@@ -2,7 +2,9 @@
 //! certified optimality bounds, a greedy baseline and an independent verifier.
 //!
 //! The flow is: [`compute_paths`] → [`Problem`] → [`solve_exact`] (or [`greedy`])
-//! → [`verify`] and [`summarize`].
+//! → [`verify`] and [`summarize`]. A controller re-solving as traffic and links
+//! change keeps a [`Reoptimiser`], which redoes only the path work and packing a
+//! change touches.
 
 pub mod bound;
 mod error;
@@ -12,6 +14,7 @@ mod greedy;
 mod lp;
 mod paths;
 pub mod protect;
+mod reopt;
 mod summary;
 mod verify;
 
@@ -33,6 +36,7 @@ pub use protect::{
     Backup, Backups, Coverage, Covers, FfcOptions, FfcSolution, RiskModel, Unprotectable,
     backup_paths, coverage, rescale_after_failure, solve_ffc,
 };
+pub use reopt::{Reoptimiser, Reroute};
 pub use summary::{ClassFigures, Summary, class_figures, summarize};
 pub use verify::{Tolerance, VerifyReport, Violation, verify, verify_routing};
 

@@ -118,7 +118,7 @@ const BOUNDED_SEARCH_FACTOR: usize = 8;
 const LATENCY_SLACK_MS: f64 = 1e-9;
 
 /// A demand's path key: source, destination and latency bound (as f64 bits).
-type PairKey = (SiteId, SiteId, Option<u64>);
+pub(crate) type PairKey = (SiteId, SiteId, Option<u64>);
 
 /// The weight of every link under `metric`, indexed by link id.
 pub fn link_weights(topo: &Topology, metric: PathMetric) -> Vec<f64> {
@@ -151,21 +151,30 @@ pub fn path_cost(weights: &[f64], links: &[LinkId]) -> f64 {
 /// destination, latency bound) is computed once and shared; sources run in
 /// parallel.
 pub fn compute_paths(topo: &Topology, tm: &TrafficMatrix, opts: &PathOptions) -> CandidatePaths {
+    let all: Vec<usize> = (0..tm.len()).collect();
+    CandidatePaths {
+        per_demand: paths_of(topo, tm, opts, None, &all),
+    }
+}
+
+/// The candidate paths of the demands `which` (indices into `tm`, in that
+/// order), as [`compute_paths`] finds them on the topology without the links
+/// `excluded` marks. Weights come from `topo` as given, so excluding a link
+/// changes no other link's weight.
+pub(crate) fn paths_of(
+    topo: &Topology,
+    tm: &TrafficMatrix,
+    opts: &PathOptions,
+    excluded: Option<&[bool]>,
+    which: &[usize],
+) -> Vec<Vec<Path>> {
     let weights = link_weights(topo, opts.metric);
     let classes = tm.classes();
     // The bound is keyed by its bit pattern: f64 is not Ord, and equal bounds come
     // from the same class definition, so bit equality is the right notion.
-    let keys: Vec<PairKey> = tm
-        .demands()
+    let keys: Vec<PairKey> = which
         .iter()
-        .map(|d| {
-            let bound = classes
-                .get(d.class)
-                .latency_bound
-                .filter(|_| opts.latency_bounds)
-                .map(|b| b.ms().to_bits());
-            (d.src, d.dst, bound)
-        })
+        .map(|&d| pair_key(tm, classes, d, opts))
         .collect();
     let mut distinct = keys.clone();
     distinct.sort_unstable();
@@ -174,7 +183,10 @@ pub fn compute_paths(topo: &Topology, tm: &TrafficMatrix, opts: &PathOptions) ->
     let mut runs: Vec<&[PairKey]> = distinct.chunk_by(|a, b| a.0 == b.0).collect();
     // Sources with the most destinations first, so the last parallel jobs are short.
     runs.sort_by_key(|r| std::cmp::Reverse(r.len()));
-    let ctx = Context::new(topo, &weights, opts, None, true);
+    // The all-pairs cuts pay off over many sources only (the paths do not
+    // depend on them).
+    let with_cuts = runs.len() * 4 >= topo.site_count();
+    let ctx = Context::new(topo, &weights, opts, excluded, with_cuts);
     let mut done: Vec<(&[PairKey], Vec<Vec<Path>>)> = runs
         .par_iter()
         .map_init(
@@ -197,22 +209,37 @@ pub fn compute_paths(topo: &Topology, tm: &TrafficMatrix, opts: &PathOptions) ->
             slot
         })
         .collect();
-    CandidatePaths {
-        per_demand: slots
-            .into_iter()
-            .map(|slot| match slot {
-                Some(i) if i < table.len() => {
-                    uses[i] -= 1;
-                    if uses[i] == 0 {
-                        std::mem::take(&mut table[i])
-                    } else {
-                        table[i].clone()
-                    }
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(i) if i < table.len() => {
+                uses[i] -= 1;
+                if uses[i] == 0 {
+                    std::mem::take(&mut table[i])
+                } else {
+                    table[i].clone()
                 }
-                _ => Vec::new(),
-            })
-            .collect(),
-    }
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// What a demand's candidate paths depend on: its endpoints and, when bounds
+/// are honoured, its class's latency bound.
+pub(crate) fn pair_key(
+    tm: &TrafficMatrix,
+    classes: &keel_model::ClassSet,
+    d: usize,
+    opts: &PathOptions,
+) -> PairKey {
+    let demand = &tm.demands()[d];
+    let bound = classes
+        .get(demand.class)
+        .latency_bound
+        .filter(|_| opts.latency_bounds)
+        .map(|b| b.ms().to_bits());
+    (demand.src, demand.dst, bound)
 }
 
 /// Everything the searches share, read-only across threads.

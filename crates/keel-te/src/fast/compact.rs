@@ -21,7 +21,7 @@ impl Segments {
     /// Segments 0..links are the single links themselves, so that most runs
     /// (at sites with more than two neighbours every run is one link) need no
     /// hashing.
-    fn with_links(links: usize) -> Segments {
+    pub(super) fn with_links(links: usize) -> Segments {
         Segments {
             start: (0..=links).collect(),
             links: (0..links as u32).collect(),
@@ -29,7 +29,7 @@ impl Segments {
         }
     }
 
-    fn intern(&mut self, run: &[u32]) -> u32 {
+    pub(super) fn intern(&mut self, run: &[u32]) -> u32 {
         if let [single] = run {
             return *single;
         }
@@ -53,6 +53,45 @@ impl Segments {
     pub fn links_of(&self, s: usize) -> &[u32] {
         &self.links[self.start[s]..self.start[s + 1]]
     }
+}
+
+/// bit/s per scaled unit: the largest link capacity.
+pub(super) fn capacity_scale(problem: &Problem) -> f64 {
+    problem
+        .topology
+        .links()
+        .iter()
+        .map(|l| l.capacity.bps())
+        .fold(0.0_f64, f64::max)
+        .max(f64::MIN_POSITIVE)
+}
+
+/// Whether the solver iterates over demand `d` at all: it has traffic and a path.
+pub(super) fn kept(problem: &Problem, d: usize) -> bool {
+    problem.traffic.demands()[d].rate.bps() > 0.0
+        && problem
+            .paths
+            .per_demand
+            .get(d)
+            .is_some_and(|p| !p.is_empty())
+}
+
+/// Sites with exactly two distinct neighbours (either direction).
+pub(super) fn pass_through(problem: &Problem) -> Vec<bool> {
+    let topo = problem.topology;
+    topo.site_ids()
+        .map(|v| {
+            let mut n: Vec<usize> = topo
+                .out_links(v)
+                .iter()
+                .map(|l| topo.link(*l).dst.index())
+                .chain(topo.in_links(v).iter().map(|l| topo.link(*l).src.index()))
+                .collect();
+            n.sort_unstable();
+            n.dedup();
+            n.len() == 2
+        })
+        .collect()
 }
 
 /// The part of a problem the fast solver iterates over: demands with traffic and
@@ -82,14 +121,19 @@ pub(crate) struct Compact {
 impl Compact {
     /// Packs the demands `keep` selects; `capacity` in bit/s per link.
     pub fn new(problem: &Problem, capacity: &[f64], keep: impl Fn(usize) -> bool) -> Compact {
-        let scale = problem
-            .topology
-            .links()
-            .iter()
-            .map(|l| l.capacity.bps())
-            .fold(0.0_f64, f64::max)
-            .max(f64::MIN_POSITIVE);
-        let mut c = Compact {
+        let mut c = Compact::empty(capacity, capacity_scale(problem));
+        let pass_through = pass_through(problem);
+        for d in 0..problem.traffic.len() {
+            if kept(problem, d) && keep(d) {
+                c.push_demand(problem, &pass_through, d);
+            }
+        }
+        c
+    }
+
+    /// No demands; `capacity` in bit/s per link, `scale` bit/s per unit.
+    pub(super) fn empty(capacity: &[f64], scale: f64) -> Compact {
+        Compact {
             demand: Vec::new(),
             rate: Vec::new(),
             path_start: vec![0],
@@ -100,54 +144,32 @@ impl Compact {
             segments: Segments::with_links(capacity.len()),
             cap: capacity.iter().map(|v| v.max(0.0) / scale).collect(),
             scale,
-        };
-        // Sites with exactly two distinct neighbours (either direction).
-        let topo = problem.topology;
-        let pass_through: Vec<bool> = topo
-            .site_ids()
-            .map(|v| {
-                let mut n: Vec<usize> = topo
-                    .out_links(v)
-                    .iter()
-                    .map(|l| topo.link(*l).dst.index())
-                    .chain(topo.in_links(v).iter().map(|l| topo.link(*l).src.index()))
-                    .collect();
-                n.sort_unstable();
-                n.dedup();
-                n.len() == 2
-            })
-            .collect();
-        for (d, (demand, paths)) in problem
-            .traffic
-            .demands()
-            .iter()
-            .zip(&problem.paths.per_demand)
-            .enumerate()
-        {
-            if demand.rate.bps() <= 0.0 || paths.is_empty() || !keep(d) {
-                continue;
-            }
-            c.demand.push(d);
-            c.rate.push(demand.rate.bps() / scale);
-            for p in paths {
-                let first = c.links.len();
-                c.links.extend(p.links.iter().map(|l| l.0));
-                c.link_start.push(c.links.len());
-                let mut run_start = first;
-                for (i, l) in p.links.iter().enumerate() {
-                    let last = i + 1 == p.links.len();
-                    if last || !pass_through[topo.link(*l).dst.index()] {
-                        let end = first + i + 1;
-                        let seg = c.segments.intern(&c.links[run_start..end]);
-                        c.path_segs.push(seg);
-                        run_start = end;
-                    }
-                }
-                c.seg_run_start.push(c.path_segs.len());
-            }
-            c.path_start.push(c.link_start.len() - 1);
         }
-        c
+    }
+
+    /// Appends demand `d` with its candidate paths, split into segments.
+    pub(super) fn push_demand(&mut self, problem: &Problem, pass_through: &[bool], d: usize) {
+        let topo = problem.topology;
+        self.demand.push(d);
+        self.rate
+            .push(problem.traffic.demands()[d].rate.bps() / self.scale);
+        for p in &problem.paths.per_demand[d] {
+            let first = self.links.len();
+            self.links.extend(p.links.iter().map(|l| l.0));
+            self.link_start.push(self.links.len());
+            let mut run_start = first;
+            for (i, l) in p.links.iter().enumerate() {
+                let last = i + 1 == p.links.len();
+                if last || !pass_through[topo.link(*l).dst.index()] {
+                    let end = first + i + 1;
+                    let seg = self.segments.intern(&self.links[run_start..end]);
+                    self.path_segs.push(seg);
+                    run_start = end;
+                }
+            }
+            self.seg_run_start.push(self.path_segs.len());
+        }
+        self.path_start.push(self.link_start.len() - 1);
     }
 
     pub fn demand_count(&self) -> usize {

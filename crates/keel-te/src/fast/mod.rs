@@ -37,6 +37,7 @@ mod compact;
 mod lbfgs;
 mod oracle;
 mod primal;
+pub(crate) mod stages;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -139,6 +140,18 @@ pub fn solve_fast(
     warm: Option<&WarmStart>,
     hooks: Hooks,
 ) -> Result<FastOutcome, TeError> {
+    solve_staged(problem, opts, warm, hooks, &mut stages::Fresh::default())
+}
+
+/// [`solve_fast`] with the packed stages taken from `stages` (kept between
+/// solves by `crate::reopt`).
+pub(crate) fn solve_staged(
+    problem: &Problem,
+    opts: &FastOptions,
+    warm: Option<&WarmStart>,
+    hooks: Hooks,
+    stages: &mut dyn stages::Stages,
+) -> Result<FastOutcome, TeError> {
     let started = Instant::now();
     if !(opts.gap.is_finite() && opts.gap >= 0.0) {
         return Err(TeError::InvalidInput(format!(
@@ -176,14 +189,14 @@ pub fn solve_fast(
             let mut last_lambda = Vec::new();
             for (k, level) in levels.iter().enumerate() {
                 let t = Instant::now();
-                let c = Compact::new(problem, &residual, |d| level[d]);
+                let c = stages.stage(problem, &residual, k, &|d| level[d]);
                 run.build += t.elapsed();
                 let warm = warm_prices.get(k).filter(|p| p.len() == c.link_count());
                 let lambda0 = warm.cloned().unwrap_or_else(|| vec![0.0; c.link_count()]);
-                let stage = run.max_flow(&c, lambda0, warm.is_some(), (k, levels.len()));
+                let stage = run.max_flow(c, lambda0, warm.is_some(), (k, levels.len()));
                 stage_bounds += stage.bound * c.scale;
-                write_stage(&c, &stage.x, &mut allocation);
-                for (e, l) in primal::loads(&c, &stage.x).iter().enumerate() {
+                write_stage(c, &stage.x, &mut allocation);
+                for (e, l) in primal::loads(c, &stage.x).iter().enumerate() {
                     residual[e] = (residual[e] - l * c.scale).max(0.0);
                 }
                 last_lambda = stage.prices.clone();
@@ -216,13 +229,13 @@ pub fn solve_fast(
                 });
             }
             let t = Instant::now();
-            let c = Compact::new(problem, &capacity, |_| true);
+            let c = stages.stage(problem, &capacity, 0, &|_| true);
             run.build += t.elapsed();
             let w0 = warm_prices
                 .first()
                 .filter(|p| p.len() == c.link_count())
                 .cloned();
-            let stage = run.routing(&c, w0, opts.objective, (0, 1));
+            let stage = run.routing(c, w0, opts.objective, (0, 1));
             let lambda: Vec<f64> = stage
                 .prices
                 .iter()
@@ -230,7 +243,7 @@ pub fn solve_fast(
                 .map(|(w, cap)| if *cap > 0.0 { w / cap } else { 0.0 })
                 .collect();
             let mut x = stage.x;
-            let mlu = primal::max_utilisation(&c, &x);
+            let mlu = primal::max_utilisation(c, &x);
             // Re-derived independently of the solver's own arithmetic.
             let lower = bound::min_mlu_lower_bound(problem, &lambda).max(0.0);
             (value, bound_value) = routing_figures(opts.objective, mlu, lower);
@@ -238,7 +251,7 @@ pub fn solve_fast(
                 // Every demand at the same fraction: all of it scaled by 1/MLU.
                 x.iter_mut().for_each(|v| *v *= value);
             }
-            write_stage(&c, &x, &mut allocation);
+            write_stage(c, &x, &mut allocation);
             prices_out.push(stage.prices);
             gap_kind = GapKind::Certified;
         }

@@ -1,0 +1,240 @@
+//! Where the solver gets each stage's packed problem from: built afresh for a
+//! one-off solve, or kept between solves and patched where the problem changed
+//! (see `crate::reopt`).
+
+use std::ops::Range;
+
+use super::compact::{self, Compact};
+use crate::Problem;
+
+/// Supplies the packed problem of a stage. `keep` selects the stage's demands;
+/// `capacity` is what the stage may use, in bit/s per link.
+pub(crate) trait Stages {
+    fn stage(
+        &mut self,
+        problem: &Problem,
+        capacity: &[f64],
+        level: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> &Compact;
+}
+
+/// Builds every stage from scratch.
+#[derive(Default)]
+pub(crate) struct Fresh(Option<Compact>);
+
+impl Stages for Fresh {
+    fn stage(
+        &mut self,
+        problem: &Problem,
+        capacity: &[f64],
+        _level: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> &Compact {
+        self.0.insert(Compact::new(problem, capacity, keep))
+    }
+}
+
+/// The stages of the last solve, kept for the next one. The owner reports which
+/// demands' candidate paths changed in between ([`Kept::paths_changed`]) and
+/// how demands were renumbered by a new traffic matrix ([`Kept::renumber`]);
+/// rates and capacities are re-read on every solve.
+#[derive(Default)]
+pub(crate) struct Kept {
+    stages: Vec<Compact>,
+    /// Per demand: its paths changed since the stages were packed.
+    changed: Vec<bool>,
+    /// Per demand, its index when the stages were packed (None: new); absent
+    /// while demands keep their indices.
+    was: Option<Vec<Option<usize>>>,
+    /// Per stage, the segments it had when packed from scratch.
+    packed_segments: Vec<usize>,
+}
+
+/// A patched problem keeps the segments of replaced paths (priced every
+/// iteration, used by none); once it has this many times the segments it was
+/// packed with, it is packed afresh.
+const SEGMENT_GROWTH: usize = 2;
+
+impl Kept {
+    pub fn paths_changed(&mut self, demand: usize) {
+        if self.changed.len() <= demand {
+            self.changed.resize(demand + 1, false);
+        }
+        self.changed[demand] = true;
+    }
+
+    /// Demands were renumbered: demand d is the one numbered `was[d]` before
+    /// (None: a new demand).
+    pub fn renumber(&mut self, was: Vec<Option<usize>>) {
+        let changed = &self.changed;
+        self.changed = was
+            .iter()
+            .map(|w| w.is_some_and(|i| changed.get(i).copied().unwrap_or(false)))
+            .collect();
+        self.was = Some(match &self.was {
+            // Compose with the renumbering not yet packed.
+            Some(before) => was
+                .into_iter()
+                .map(|w| w.and_then(|i| before.get(i).copied().flatten()))
+                .collect(),
+            None => was,
+        });
+    }
+
+    /// Call after a solve: the stages now match the problem.
+    pub fn settled(&mut self) {
+        self.changed.clear();
+        self.was = None;
+    }
+}
+
+impl Stages for Kept {
+    fn stage(
+        &mut self,
+        problem: &Problem,
+        capacity: &[f64],
+        level: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> &Compact {
+        let fresh = self.stages.get(level).is_none_or(|c| {
+            c.link_count() != capacity.len()
+                || c.segments.count() > SEGMENT_GROWTH * self.packed_segments[level]
+        });
+        if fresh {
+            let c = Compact::new(problem, capacity, keep);
+            if level >= self.stages.len() {
+                self.stages.resize_with(level + 1, placeholder);
+                self.packed_segments.resize(level + 1, 0);
+            }
+            self.packed_segments[level] = c.segments.count();
+            self.stages[level] = c;
+            return &self.stages[level];
+        }
+        let old = std::mem::replace(&mut self.stages[level], placeholder());
+        let (flags, was) = (&self.changed, &self.was);
+        // Where demand d was packed, if its packed paths still hold.
+        let reusable = |d: usize| {
+            if flags.get(d).copied().unwrap_or(false) {
+                return None;
+            }
+            match was {
+                Some(w) => w.get(d).copied().flatten(),
+                None => Some(d),
+            }
+        };
+        self.stages[level] = patch(old, problem, capacity, keep, &reusable);
+        &self.stages[level]
+    }
+}
+
+fn placeholder() -> Compact {
+    Compact::empty(&[], 1.0)
+}
+
+/// `old` brought up to `problem`: new rates and capacities; demands whose
+/// packed paths still hold (`reusable(d)`: the index d was packed under) keep
+/// them (copied in blocks), the others are packed anew into the same segment
+/// table. The result is what `Compact::new` would build, up to segment
+/// numbering.
+fn patch(
+    mut old: Compact,
+    problem: &Problem,
+    capacity: &[f64],
+    keep: &dyn Fn(usize) -> bool,
+    reusable: &dyn Fn(usize) -> Option<usize>,
+) -> Compact {
+    let scale = compact::capacity_scale(problem);
+    let demands = problem.traffic.demands();
+    let wanted: Vec<usize> = (0..problem.traffic.len())
+        .filter(|&d| compact::kept(problem, d) && keep(d))
+        .collect();
+    // Position in `old` of each wanted demand's packed paths.
+    let from: Vec<Option<usize>> = wanted
+        .iter()
+        .map(|&d| reusable(d).and_then(|o| old.demand.binary_search(&o).ok()))
+        .collect();
+    old.scale = scale;
+    old.cap = capacity.iter().map(|v| v.max(0.0) / scale).collect();
+    if from.len() == old.demand.len() && from.iter().enumerate().all(|(i, f)| *f == Some(i)) {
+        // Only volumes moved.
+        old.demand = wanted;
+        for (r, &d) in old.rate.iter_mut().zip(&old.demand) {
+            *r = demands[d].rate.bps() / scale;
+        }
+        return old;
+    }
+    let pass_through = compact::pass_through(problem);
+    let mut c = Compact {
+        demand: Vec::with_capacity(wanted.len()),
+        rate: Vec::with_capacity(wanted.len()),
+        path_start: Vec::with_capacity(wanted.len() + 1),
+        link_start: Vec::with_capacity(old.link_start.len()),
+        links: Vec::with_capacity(old.links.len()),
+        seg_run_start: Vec::with_capacity(old.seg_run_start.len()),
+        path_segs: Vec::with_capacity(old.path_segs.len()),
+        segments: std::mem::replace(&mut old.segments, compact::Segments::with_links(0)),
+        cap: std::mem::take(&mut old.cap),
+        scale,
+    };
+    c.path_start.push(0);
+    c.link_start.push(0);
+    c.seg_run_start.push(0);
+    // Old demands kept as they were, as a run of old positions to copy in one go.
+    let mut run: Option<Range<usize>> = None;
+    for (&d, &f) in wanted.iter().zip(&from) {
+        match (f, &mut run) {
+            (Some(i), Some(r)) if r.end == i => r.end = i + 1,
+            (Some(i), _) => {
+                if let Some(r) = run.take() {
+                    copy_demands(&old, r, &mut c);
+                }
+                run = Some(i..i + 1);
+            }
+            (None, _) => {
+                if let Some(r) = run.take() {
+                    copy_demands(&old, r, &mut c);
+                }
+                c.push_demand(problem, &pass_through, d);
+            }
+        }
+    }
+    if let Some(r) = run.take() {
+        copy_demands(&old, r, &mut c);
+    }
+    // Copied demands carry their old numbers and rates.
+    c.demand = wanted;
+    for (r, &d) in c.rate.iter_mut().zip(&c.demand) {
+        *r = demands[d].rate.bps() / scale;
+    }
+    c
+}
+
+/// Appends old demands `range` with their packed paths.
+fn copy_demands(old: &Compact, range: Range<usize>, c: &mut Compact) {
+    let (p0, p1) = (old.path_start[range.start], old.path_start[range.end]);
+    let (l0, l1) = (old.link_start[p0], old.link_start[p1]);
+    let (s0, s1) = (old.seg_run_start[p0], old.seg_run_start[p1]);
+    let path_shift = c.link_start.len() - 1;
+    let link_shift = c.links.len();
+    let seg_shift = c.path_segs.len();
+    c.demand.extend_from_slice(&old.demand[range.clone()]);
+    c.rate.extend_from_slice(&old.rate[range.clone()]);
+    c.path_start.extend(
+        old.path_start[range.start + 1..=range.end]
+            .iter()
+            .map(|p| p - p0 + path_shift),
+    );
+    c.links.extend_from_slice(&old.links[l0..l1]);
+    c.link_start.extend(
+        old.link_start[p0 + 1..=p1]
+            .iter()
+            .map(|l| l - l0 + link_shift),
+    );
+    c.path_segs.extend_from_slice(&old.path_segs[s0..s1]);
+    c.seg_run_start.extend(
+        old.seg_run_start[p0 + 1..=p1]
+            .iter()
+            .map(|s| s - s0 + seg_shift),
+    );
+}
