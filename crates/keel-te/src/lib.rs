@@ -13,6 +13,8 @@ mod lp;
 mod paths;
 pub mod protect;
 mod summary;
+#[cfg(test)]
+mod testing;
 mod verify;
 
 use crate::error::named_enum;
