@@ -180,7 +180,9 @@ def anchor(args, lp_file, solver):
         return {"status": "timeout (killed)", "wall_s": wall}
     if rc != 0 or not out.strip():
         raise HarnessError(f"exit {rc}: {shlex.join(cmd)}\n{err.strip()[-2000:]}")
-    res = json.loads(out)
+    # HiGHS 1.16 prints its banner on stdout when Highs() is created, before
+    # output_flag can silence it: the result is the last line.
+    res = json.loads(out.strip().splitlines()[-1])
     res["wall_s"] = wall
     return res
 

@@ -914,13 +914,11 @@ impl<'p> Model<'p> {
 
 #[cfg(test)]
 mod tests {
-    use keel_model::{
-        Bandwidth, ClassId, ClassSet, Demand, NewLink, Site, SiteId, TopologyBuilder, TrafficMatrix,
-    };
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
+    use crate::testing::random_instance;
     use crate::{PathOptions, compute_paths};
 
     /// Checks the definition of max-min fairness on the solver's own output, with
@@ -931,37 +929,7 @@ mod tests {
         let mut checked = 0;
         for seed in 0..25u64 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let n = rng.random_range(4..=7);
-            let mut b = TopologyBuilder::new("t");
-            let ids: Vec<SiteId> = (0..n)
-                .map(|i| b.add_site(Site::new(format!("v{i}"))).expect("site"))
-                .collect();
-            for i in 1..n {
-                let j = rng.random_range(0..i);
-                let extra = rng.random_range(0..n);
-                for (x, y) in [(i, j), (i, extra)] {
-                    if x == y {
-                        continue;
-                    }
-                    let cap = Bandwidth::from_gbps(rng.random_range(1..=20) as f64);
-                    b.add_link(NewLink::new(ids[x], ids[y], cap)).expect("link");
-                    b.add_link(NewLink::new(ids[y], ids[x], cap)).expect("link");
-                }
-            }
-            let topo = b.build().expect("topology");
-            let demands: Vec<Demand> = (0..rng.random_range(3..=8))
-                .map(|_| {
-                    let s = rng.random_range(0..n);
-                    let d = (s + rng.random_range(1..n)) % n;
-                    Demand {
-                        src: ids[s],
-                        dst: ids[d],
-                        class: ClassId(0),
-                        rate: Bandwidth::from_gbps(rng.random_range(1..=15) as f64),
-                    }
-                })
-                .collect();
-            let tm = TrafficMatrix::new(&topo, ClassSet::default(), demands).expect("tm");
+            let (topo, tm) = random_instance(&mut rng, 4..=7, 3..=8);
             let paths = compute_paths(&topo, &tm, &PathOptions::default());
             let problem = Problem {
                 topology: &topo,

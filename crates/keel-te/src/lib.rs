@@ -16,6 +16,8 @@ mod paths;
 pub mod protect;
 mod reopt;
 mod summary;
+#[cfg(test)]
+mod testing;
 mod verify;
 
 use crate::error::named_enum;
