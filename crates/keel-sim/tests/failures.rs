@@ -129,6 +129,19 @@ fn check_all_scenarios(t: &Topology, tm: &TrafficMatrix, kinds: &[ScenarioKind])
                 let report = keel_te::verify(t, tm, None, a, Tolerance::default())
                     .unwrap_or_else(|v| panic!("{name} ({mode:?}): {v:?}"));
                 assert!(report.mlu <= 1.0 + 1e-6, "{name}: MLU {}", report.mlu);
+                // The state's figures are those of the allocation it kept.
+                let delivered: f64 = r.delivered.iter().sum();
+                assert!(
+                    (delivered - a.carried()).abs() <= 1e-9 * a.carried() + 1e-6,
+                    "{name} ({mode:?}): delivered {delivered} vs carried {}",
+                    a.carried()
+                );
+                assert!(
+                    (r.max_utilisation - report.mlu).abs() <= 1e-9,
+                    "{name} ({mode:?}): MLU {} vs verifier {}",
+                    r.max_utilisation,
+                    report.mlu
+                );
                 // Re-optimising never delivers less than local repair minus
                 // what congestion dropped: it can at least keep the survivors.
                 let local_total: f64 = local.delivered.iter().sum();
