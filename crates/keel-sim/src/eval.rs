@@ -106,7 +106,11 @@ pub struct Base<'a> {
     levels: usize,
     /// (demand, path) of every path with traffic, and its priority level.
     active: Vec<(u32, u32)>,
+    /// Per active path: its priority level, rate and class index, flat for the
+    /// congested-flow pass, which visits up to every flow of a busy link.
     flow_level: Vec<u8>,
+    flow_rate: Vec<f64>,
+    flow_class: Vec<u16>,
     /// Active paths by arc (CSR).
     arc_start: Vec<u32>,
     arc_items: Vec<u32>,
@@ -165,9 +169,17 @@ impl<'a> Base<'a> {
                 fill[l.index()] += 1;
             }
         }
-        let flow_level = active
+        let flow_class: Vec<u16> = active
             .iter()
-            .map(|&(d, _)| class_level[tm.demands()[d as usize].class.index()] as u8)
+            .map(|&(d, _)| tm.demands()[d as usize].class.index() as u16)
+            .collect();
+        let flow_level = flow_class
+            .iter()
+            .map(|&c| class_level[c as usize] as u8)
+            .collect();
+        let flow_rate = active
+            .iter()
+            .map(|&(d, p)| allocation.demands[d as usize].paths[p as usize].rate)
             .collect();
         Base {
             problem,
@@ -179,6 +191,8 @@ impl<'a> Base<'a> {
             levels,
             active,
             flow_level,
+            flow_rate,
+            flow_class,
             arc_start,
             arc_items,
             load,
@@ -352,21 +366,28 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
             for &e in &overloaded {
                 let items =
                     &base.arc_items[base.arc_start[e] as usize..base.arc_start[e + 1] as usize];
+                let pass = &pass[e * lv..(e + 1) * lv];
                 for &i in items {
                     let i = i as usize;
-                    if state[i] == SKIP {
-                        continue;
+                    match state[i] {
+                        SKIP => continue,
+                        0 => {
+                            state[i] = SEEN;
+                            touched.push(i);
+                        }
+                        _ => {}
                     }
-                    if state[i] == 0 {
-                        state[i] = SEEN;
-                        touched.push(i);
-                    }
-                    factor[i] *= pass[e * lv + base.flow_level[i] as usize];
+                    // One level (one class, or no priorities): no per-flow lookup.
+                    factor[i] *= if lv == 1 {
+                        pass[0]
+                    } else {
+                        pass[base.flow_level[i] as usize]
+                    };
                 }
             }
             for i in touched {
-                let (d, _, pf) = base.flow(i as u32);
-                lost_congestion[tm.demands()[d].class.index()] += pf.rate * (1.0 - factor[i]);
+                let c = base.flow_class[i] as usize;
+                lost_congestion[c] += base.flow_rate[i] * (1.0 - factor[i]);
                 factor[i] = 1.0;
                 state[i] = 0;
             }
