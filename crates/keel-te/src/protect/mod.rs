@@ -798,9 +798,10 @@ impl Dijkstra {
     }
 
     /// Shortest `src`→`dst` path under `weights` (finite ones ≥ 0) avoiding
-    /// the banned arcs and sites; ties by settling order (cost, then site
-    /// index).
-    pub fn shortest<'a>(
+    /// the banned arcs and sites: the full search the `_after` searches are
+    /// tested against.
+    #[cfg(test)]
+    pub(crate) fn shortest<'a>(
         &mut self,
         weights: &[f64],
         src: SiteId,
@@ -816,7 +817,8 @@ impl Dijkstra {
 
     /// The shortest-path tree from `src` avoiding the banned arcs: the
     /// predecessor arc of every site (`u32::MAX` where unreached).
-    pub fn tree<'a>(
+    #[cfg(test)]
+    pub(crate) fn tree<'a>(
         &mut self,
         weights: &[f64],
         src: SiteId,
