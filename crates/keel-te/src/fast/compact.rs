@@ -1,5 +1,8 @@
 //! Candidate paths packed into flat arrays, in capacity-scaled units.
 
+use std::ops::Range;
+
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::Problem;
@@ -50,8 +53,147 @@ impl Segments {
         self.start.len().saturating_sub(1)
     }
 
+    /// Per segment, `op` folded over its links' `weight`s from `init`.
+    pub fn per_segment(&self, weight: &[f64], op: impl Fn(f64, f64) -> f64, init: f64) -> Vec<f64> {
+        (0..self.count())
+            .map(|s| {
+                self.links_of(s)
+                    .iter()
+                    .fold(init, |a, &l| op(a, weight[l as usize]))
+            })
+            .collect()
+    }
+
+    /// Per-link totals of per-segment amounts.
+    pub fn spread(&self, seg_amount: &[f64], links: usize) -> Vec<f64> {
+        let mut load = vec![0.0; links];
+        for (s, &f) in seg_amount.iter().enumerate() {
+            if f != 0.0 {
+                for &l in self.links_of(s) {
+                    load[l as usize] += f;
+                }
+            }
+        }
+        load
+    }
+
     pub fn links_of(&self, s: usize) -> &[u32] {
         &self.links[self.start[s]..self.start[s + 1]]
+    }
+}
+
+/// The candidate paths of each chunk of demands (see [`Compact::chunks`]) as a
+/// prefix forest over segments: paths from one source mostly leave along the
+/// same few runs, so a path is the node where its run sequence ends, and a
+/// node's price is its parent's plus its segment's. On Kdl (4 paths per
+/// demand) 16.9M path-segment entries collapse into 1.3M nodes, so an
+/// evaluation prices and loads nodes once each instead of paths run by run.
+#[derive(Default)]
+pub(crate) struct Forest {
+    /// Demand ranges, one forest each (units of parallel work).
+    pub chunks: Vec<Range<usize>>,
+    /// Chunk k's nodes are `node_start[k]..node_start[k + 1]`; its node 0 is
+    /// the root (no segment), every other node comes after its parent.
+    node_start: Vec<usize>,
+    /// Per node, its parent's index within the chunk.
+    parent: Vec<u32>,
+    /// Per node, its segment (unused at roots).
+    seg: Vec<u32>,
+    /// Per path, the chunk-local node where it ends.
+    pub tip: Vec<u32>,
+}
+
+/// One chunk's nodes: parents and segments, root first.
+pub(crate) struct Nodes<'f> {
+    pub parent: &'f [u32],
+    pub seg: &'f [u32],
+}
+
+impl Nodes<'_> {
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// Per node, the sum of `weight` over its segment and all above it (root: 0).
+    pub fn sums_down(&self, weight: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.len(), 0.0);
+        for n in 1..self.len() {
+            out[n] = out[self.parent[n] as usize] + weight[self.seg[n] as usize];
+        }
+    }
+
+    /// Per node, the minimum of `weight` over its segment and all above it
+    /// (root: +inf).
+    pub fn mins_down(&self, weight: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.len(), f64::INFINITY);
+        for n in 1..self.len() {
+            out[n] = out[self.parent[n] as usize].min(weight[self.seg[n] as usize]);
+        }
+    }
+
+    /// Pushes the flow ending at each node up to the root, adding what passes
+    /// through each node to its segment in `seg_flow`; `flow` is consumed.
+    pub fn flows_up(&self, flow: &mut [f64], seg_flow: &mut [f64]) {
+        for n in (1..self.len()).rev() {
+            let f = flow[n];
+            if f != 0.0 {
+                seg_flow[self.seg[n] as usize] += f;
+                flow[self.parent[n] as usize] += f;
+            }
+        }
+    }
+}
+
+impl Forest {
+    pub(super) fn build(c: &Compact) -> Forest {
+        let chunks = c.chunk_ranges();
+        let pieces: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = chunks
+            .par_iter()
+            .map(|range| {
+                let paths = c.path_start[range.start]..c.path_start[range.end];
+                // Keyed by parent << 32 | segment.
+                let mut child: FxHashMap<u64, u32> = FxHashMap::default();
+                let (mut parent, mut seg) = (vec![0u32], vec![u32::MAX]);
+                let mut tip = Vec::with_capacity(paths.len());
+                for p in paths {
+                    let mut node = 0u32;
+                    for &s in c.path_segments(p) {
+                        let next = parent.len() as u32;
+                        node = *child
+                            .entry(u64::from(node) << 32 | u64::from(s))
+                            .or_insert_with(|| {
+                                parent.push(node);
+                                seg.push(s);
+                                next
+                            });
+                    }
+                    tip.push(node);
+                }
+                (parent, seg, tip)
+            })
+            .collect();
+        let mut f = Forest {
+            chunks,
+            node_start: vec![0],
+            ..Forest::default()
+        };
+        for (parent, seg, tip) in pieces {
+            f.parent.extend(parent);
+            f.seg.extend(seg);
+            f.tip.extend(tip);
+            f.node_start.push(f.parent.len());
+        }
+        f
+    }
+
+    pub fn nodes(&self, chunk: usize) -> Nodes<'_> {
+        let r = self.node_start[chunk]..self.node_start[chunk + 1];
+        Nodes {
+            parent: &self.parent[r.clone()],
+            seg: &self.seg[r],
+        }
     }
 }
 
@@ -112,6 +254,9 @@ pub(crate) struct Compact {
     pub seg_run_start: Vec<usize>,
     pub path_segs: Vec<u32>,
     pub segments: Segments,
+    /// The same paths again as prefix forests, per chunk of demands; rebuilt by
+    /// [`Compact::index`] whenever paths change.
+    pub forest: Forest,
     /// Scaled capacity of each link (the residual one in later priority stages).
     pub cap: Vec<f64>,
     /// bit/s per scaled unit.
@@ -128,7 +273,13 @@ impl Compact {
                 c.push_demand(problem, &pass_through, d);
             }
         }
+        c.index();
         c
+    }
+
+    /// Builds the prefix forests of the packed paths.
+    pub(super) fn index(&mut self) {
+        self.forest = Forest::build(self);
     }
 
     /// No demands; `capacity` in bit/s per link, `scale` bit/s per unit.
@@ -142,6 +293,7 @@ impl Compact {
             seg_run_start: vec![0],
             path_segs: Vec::new(),
             segments: Segments::with_links(capacity.len()),
+            forest: Forest::default(),
             cap: capacity.iter().map(|v| v.max(0.0) / scale).collect(),
             scale,
         }
@@ -200,9 +352,14 @@ impl Compact {
         self.rate.iter().sum()
     }
 
+    /// The demand ranges of the forests: the units of parallel work.
+    pub fn chunks(&self) -> &[Range<usize>] {
+        &self.forest.chunks
+    }
+
     /// Contiguous demand ranges for parallel work: enough pieces to balance two
     /// to a few dozen threads, few enough that per-piece load vectors stay cheap.
-    pub fn chunks(&self) -> Vec<std::ops::Range<usize>> {
+    fn chunk_ranges(&self) -> Vec<Range<usize>> {
         let n = self.demand_count();
         let pieces = (rayon::current_num_threads() * 8).clamp(1, n.max(1));
         let size = n.div_ceil(pieces).max(1);

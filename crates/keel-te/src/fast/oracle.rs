@@ -72,43 +72,38 @@ fn demand_terms(kind: Kind, rate: f64, prices: &[f64], mu: f64, out: &mut [f64])
     }
 }
 
-fn path_price(c: &Compact, seg_price: &[f64], p: usize) -> f64 {
-    c.path_segments(p)
-        .iter()
-        .map(|&s| seg_price[s as usize])
-        .sum()
-}
-
 /// Smoothed and exact dual terms of all demands plus the soft flows' link loads;
 /// the flows themselves (one entry per path) go to `x`. For `MaxFlow` the Σ c·λ
 /// term is included; for `Routing` it is not (the caller keeps Σ c·λ = 1).
 pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64, x: &mut [f64]) -> Eval {
-    let segs = &c.segments;
-    let n_segs = segs.count();
-    let seg_price: Vec<f64> = (0..n_segs)
-        .map(|s| segs.links_of(s).iter().map(|&l| price[l as usize]).sum())
-        .collect();
+    let n_segs = c.segments.count();
+    let seg_price = c.segments.per_segment(price, |a, b| a + b, 0.0);
     let (smooth, exact, seg_flow) = split_by_chunks(c, x)
         .into_par_iter()
-        .map(|(range, out)| {
+        .enumerate()
+        .map(|(k, (range, out))| {
+            let nodes = c.forest.nodes(k);
+            let mut node_price = Vec::new();
+            nodes.sums_down(&seg_price, &mut node_price);
+            let mut node_flow = vec![0.0; nodes.len()];
             let base = c.path_start[range.start];
-            let mut seg_flow = vec![0.0; n_segs];
             let (mut smooth, mut exact) = (0.0, 0.0);
             let mut prices = Vec::new();
             for i in range {
                 let paths = c.paths(i);
+                let tips = &c.forest.tip[paths.clone()];
                 prices.clear();
-                prices.extend(paths.clone().map(|p| path_price(c, &seg_price, p)));
+                prices.extend(tips.iter().map(|&n| node_price[n as usize]));
                 let flows = &mut out[paths.start - base..paths.end - base];
                 let (s, e) = demand_terms(kind, c.rate[i], &prices, mu, flows);
                 smooth += s;
                 exact += e;
-                for (p, &v) in paths.zip(flows.iter()) {
-                    for &s in c.path_segments(p) {
-                        seg_flow[s as usize] += v;
-                    }
+                for (&n, &v) in tips.iter().zip(flows.iter()) {
+                    node_flow[n as usize] += v;
                 }
             }
+            let mut seg_flow = vec![0.0; n_segs];
+            nodes.flows_up(&mut node_flow, &mut seg_flow);
             (smooth, exact, seg_flow)
         })
         .reduce(
@@ -120,14 +115,6 @@ pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64, x: &mut 
                 a
             },
         );
-    let mut load = vec![0.0; c.link_count()];
-    for (s, &f) in seg_flow.iter().enumerate() {
-        if f != 0.0 {
-            for &l in segs.links_of(s) {
-                load[l as usize] += f;
-            }
-        }
-    }
     let fixed = match kind {
         Kind::MaxFlow => c.cap.iter().zip(price).map(|(c, l)| c * l).sum(),
         Kind::Routing => 0.0,
@@ -135,19 +122,19 @@ pub(crate) fn evaluate(c: &Compact, kind: Kind, price: &[f64], mu: f64, x: &mut 
     Eval {
         smooth: smooth + fixed,
         exact: exact + fixed,
-        load,
+        load: c.segments.spread(&seg_flow, c.link_count()),
     }
 }
 
 /// `x` cut into the path ranges of `c.chunks()`, for parallel writes.
-fn split_by_chunks<'x>(
+pub(super) fn split_by_chunks<'x>(
     c: &Compact,
     x: &'x mut [f64],
 ) -> Vec<(std::ops::Range<usize>, &'x mut [f64])> {
     let ranges = c.chunks();
     let mut pieces = Vec::with_capacity(ranges.len());
     let mut rest = x;
-    for r in ranges {
+    for r in ranges.iter().cloned() {
         let len = c.path_start[r.end] - c.path_start[r.start];
         let (head, tail) = rest.split_at_mut(len);
         pieces.push((r, head));

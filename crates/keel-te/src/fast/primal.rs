@@ -3,25 +3,25 @@
 use rayon::prelude::*;
 
 use super::compact::Compact;
+use super::oracle::split_by_chunks;
 
-/// Link loads of path flows `x`: summed per shared segment (fewer entries than
-/// links) in parallel over demand chunks, then spread onto the links.
+/// Link loads of path flows `x`: pushed up each chunk's prefix forest, summed
+/// per segment in parallel over chunks, then spread onto the links.
 pub(crate) fn loads(c: &Compact, x: &[f64]) -> Vec<f64> {
     let n_segs = c.segments.count();
     let seg_flow = c
         .chunks()
-        .into_par_iter()
-        .map(|range| {
-            let mut seg_flow = vec![0.0; n_segs];
-            let first = c.path_start[range.start];
-            let flows = &x[first..c.path_start[range.end]];
-            for (p, &v) in (first..).zip(flows) {
-                if v > 0.0 {
-                    for &s in c.path_segments(p) {
-                        seg_flow[s as usize] += v;
-                    }
-                }
+        .par_iter()
+        .enumerate()
+        .map(|(k, range)| {
+            let nodes = c.forest.nodes(k);
+            let mut node_flow = vec![0.0; nodes.len()];
+            let paths = c.path_start[range.start]..c.path_start[range.end];
+            for (&n, &v) in c.forest.tip[paths.clone()].iter().zip(&x[paths]) {
+                node_flow[n as usize] += v;
             }
+            let mut seg_flow = vec![0.0; n_segs];
+            nodes.flows_up(&mut node_flow, &mut seg_flow);
             seg_flow
         })
         .reduce(
@@ -31,15 +31,30 @@ pub(crate) fn loads(c: &Compact, x: &[f64]) -> Vec<f64> {
                 a
             },
         );
-    let mut load = vec![0.0; c.link_count()];
-    for (s, &f) in seg_flow.iter().enumerate() {
-        if f != 0.0 {
-            for &l in c.segments.links_of(s) {
-                load[l as usize] += f;
+    c.segments.spread(&seg_flow, c.link_count())
+}
+
+/// Per path, the sum of `weight` over its links (a price), from the forests.
+pub(crate) fn path_sums(c: &Compact, weight: &[f64]) -> Vec<f64> {
+    let seg_weight = c.segments.per_segment(weight, |a, b| a + b, 0.0);
+    per_path(c, |nodes, out| nodes.sums_down(&seg_weight, out))
+}
+
+/// Per path, what `down` computes at the node where the path ends.
+fn per_path(c: &Compact, down: impl Fn(&super::compact::Nodes, &mut Vec<f64>) + Sync) -> Vec<f64> {
+    let mut out = vec![0.0; c.path_count()];
+    split_by_chunks(c, &mut out)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(k, (range, out))| {
+            let mut node_value = Vec::new();
+            down(&c.forest.nodes(k), &mut node_value);
+            let paths = c.path_start[range.start]..c.path_start[range.end];
+            for (o, &n) in out.iter_mut().zip(&c.forest.tip[paths]) {
+                *o = node_value[n as usize];
             }
-        }
-    }
-    load
+        });
+    out
 }
 
 /// Scales every path down by the worst overload factor on it, so that no link
@@ -63,14 +78,11 @@ pub(crate) fn fit_within(c: &Compact, x: &mut [f64], cap: &[f64]) {
             }
         })
         .collect();
-    for (p, v) in x.iter_mut().enumerate() {
-        let f = c
-            .path_links(p)
-            .iter()
-            .map(|&l| factor[l as usize])
-            .fold(1.0, f64::min);
-        *v *= f;
-    }
+    let seg_factor = c.segments.per_segment(&factor, f64::min, 1.0);
+    let path_factor = per_path(c, |nodes, out| nodes.mins_down(&seg_factor, out));
+    x.par_iter_mut()
+        .zip(&path_factor)
+        .for_each(|(v, f)| *v *= f.min(1.0));
 }
 
 /// Greedily adds each demand's unserved traffic onto its paths, cheapest first
@@ -86,6 +98,7 @@ pub(crate) fn fill_within(c: &Compact, x: &mut [f64], price: &[f64], cap: &[f64]
         .zip(loads(c, x))
         .map(|(cap, l)| (cap - l).max(0.0))
         .collect();
+    let cost = path_sums(c, price);
     let mut order = Vec::new();
     for i in 0..c.demand_count() {
         let paths = c.paths(i);
@@ -94,10 +107,7 @@ pub(crate) fn fill_within(c: &Compact, x: &mut [f64], price: &[f64], cap: &[f64]
             continue;
         }
         order.clear();
-        order.extend(paths.map(|p| {
-            let cost: f64 = c.path_links(p).iter().map(|&l| price[l as usize]).sum();
-            (cost, p)
-        }));
+        order.extend(paths.map(|p| (cost[p], p)));
         order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for &(_, p) in &order {
             let links = c.path_links(p);
@@ -124,6 +134,7 @@ pub(crate) fn fill_within(c: &Compact, x: &mut [f64], price: &[f64], cap: &[f64]
 /// Tops every demand up to its full rate: in proportion to its current split,
 /// or on its cheapest path under `price` when it carries nothing.
 pub(crate) fn complete(c: &Compact, x: &mut [f64], price: &[f64]) {
+    let cost = path_sums(c, price);
     for i in 0..c.demand_count() {
         let paths = c.paths(i);
         let carried: f64 = x[paths.clone()].iter().sum();
@@ -134,11 +145,7 @@ pub(crate) fn complete(c: &Compact, x: &mut [f64], price: &[f64]) {
             let f = c.rate[i] / carried;
             x[paths].iter_mut().for_each(|v| *v *= f);
         } else {
-            let cheapest = paths.clone().min_by(|a, b| {
-                let cost =
-                    |p: usize| -> f64 { c.path_links(p).iter().map(|&l| price[l as usize]).sum() };
-                cost(*a).total_cmp(&cost(*b))
-            });
+            let cheapest = paths.clone().min_by(|a, b| cost[*a].total_cmp(&cost[*b]));
             if let Some(p) = cheapest {
                 x[p] = c.rate[i];
             }
@@ -165,4 +172,86 @@ pub(crate) fn max_utilisation(c: &Compact, x: &[f64]) -> f64 {
         .zip(&c.cap)
         .map(|(l, cap)| if *l > 0.0 { l / cap } else { 0.0 })
         .fold(0.0, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::testing::random_instance;
+    use crate::{PathKind, PathOptions, Problem, compute_paths};
+
+    /// The forest-based sums, loads and fits against the same figures taken
+    /// link by link along each path.
+    #[test]
+    fn prefix_forests_agree_with_paths_link_by_link() {
+        for seed in 0..30 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (topo, tm) = random_instance(&mut rng, 5..=14, 20..=120);
+            let opts = PathOptions {
+                k: 4,
+                kind: if seed % 2 == 0 {
+                    PathKind::EdgeDisjoint
+                } else {
+                    PathKind::Shortest
+                },
+                ..PathOptions::default()
+            };
+            let paths = compute_paths(&topo, &tm, &opts);
+            let problem = Problem {
+                topology: &topo,
+                traffic: &tm,
+                paths: &paths,
+            };
+            let capacity: Vec<f64> = topo.links().iter().map(|l| l.capacity.bps()).collect();
+            let c = Compact::new(&problem, &capacity, |d| d % 5 != 3);
+            let price: Vec<f64> = (0..c.link_count()).map(|_| rng.random::<f64>()).collect();
+            let x: Vec<f64> = (0..c.path_count()).map(|_| rng.random::<f64>()).collect();
+
+            let sums = path_sums(&c, &price);
+            let mut load = vec![0.0; c.link_count()];
+            for p in 0..c.path_count() {
+                let links = c.path_links(p);
+                let direct: f64 = links.iter().map(|&l| price[l as usize]).sum();
+                assert!(
+                    (sums[p] - direct).abs() <= 1e-12 * links.len() as f64,
+                    "seed {seed}"
+                );
+                links.iter().for_each(|&l| load[l as usize] += x[p]);
+            }
+            for (a, b) in loads(&c, &x).iter().zip(&load) {
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.max(1.0),
+                    "seed {seed}: {a} vs {b}"
+                );
+            }
+
+            // Half the capacity: fitting must scale every path by its worst link.
+            let half: Vec<f64> = c.cap.iter().map(|v| v * 0.5).collect();
+            let mut fitted = x.clone();
+            fit_within(&c, &mut fitted, &half);
+            for (e, l) in loads(&c, &fitted).iter().enumerate() {
+                assert!(
+                    *l <= half[e] * (1.0 + 1e-9),
+                    "seed {seed}: link {e} {l} > {}",
+                    half[e]
+                );
+            }
+            let factor: Vec<f64> = half
+                .iter()
+                .zip(&load)
+                .map(|(c, l)| if l > c { c / l } else { 1.0 })
+                .collect();
+            for p in 0..c.path_count() {
+                let f = c
+                    .path_links(p)
+                    .iter()
+                    .map(|&l| factor[l as usize])
+                    .fold(1.0, f64::min);
+                assert!((fitted[p] - x[p] * f).abs() <= 1e-9 * x[p], "seed {seed}");
+            }
+        }
+    }
 }

@@ -174,6 +174,7 @@ fn patch(
         seg_run_start: Vec::with_capacity(old.seg_run_start.len()),
         path_segs: Vec::with_capacity(old.path_segs.len()),
         segments: std::mem::replace(&mut old.segments, compact::Segments::with_links(0)),
+        forest: compact::Forest::default(),
         cap: std::mem::take(&mut old.cap),
         scale,
     };
@@ -207,6 +208,7 @@ fn patch(
     for (r, &d) in c.rate.iter_mut().zip(&c.demand) {
         *r = demands[d].rate.bps() / scale;
     }
+    c.index();
     c
 }
 
