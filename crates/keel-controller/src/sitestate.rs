@@ -596,7 +596,7 @@ mod tests {
         let pred = tree(&base, base.link(first).dst, &[]);
         let rest = tree_path(&base, &pred, base.link(first).dst, SiteId(5)).expect("path");
         let mut links = vec![first];
-        links.extend(rest.links);
+        links.extend(rest.links.iter());
         let path = Path::new(links.clone());
         let segments = Compressor::new(&base).segments(&path, dt6_sid(SiteId(5), None));
         let key = PolicyKey {

@@ -1,16 +1,22 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{DemandId, LinkId, SiteId, Topology};
 
-/// A path as the sequence of directed links it uses.
+/// A path as the sequence of directed links it uses. Immutable and shared:
+/// allocations copy every candidate path of a solve (millions on continental
+/// networks), and a copy only counts a reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Path {
-    pub links: Vec<LinkId>,
+    pub links: Arc<[LinkId]>,
 }
 
 impl Path {
     pub fn new(links: Vec<LinkId>) -> Self {
-        Path { links }
+        Path {
+            links: links.into(),
+        }
     }
 
     /// The sites visited, source first. Empty for an empty path.
@@ -72,7 +78,7 @@ impl Allocation {
     pub fn link_loads(&self, topology: &Topology) -> Vec<f64> {
         let mut load = vec![0.0; topology.link_count()];
         for pf in self.demands.iter().flat_map(|d| &d.paths) {
-            for l in &pf.path.links {
+            for l in pf.path.links.iter() {
                 load[l.index()] += pf.rate;
             }
         }

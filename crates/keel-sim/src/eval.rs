@@ -150,7 +150,7 @@ impl<'a> Base<'a> {
                 }
                 active.push((d as u32, p as u32));
                 carried_class[tm.demands()[d].class.index()] += pf.rate;
-                for l in &pf.path.links {
+                for l in pf.path.links.iter() {
                     count[l.index() + 1] += 1;
                     load[l.index()] += pf.rate;
                     load_class[l.index() * nclass + tm.demands()[d].class.index()] += pf.rate;
@@ -164,7 +164,11 @@ impl<'a> Base<'a> {
         let mut fill = count;
         let mut arc_items = vec![0u32; arc_start.last().copied().unwrap_or(0) as usize];
         for (i, &(d, p)) in active.iter().enumerate() {
-            for l in &allocation.demands[d as usize].paths[p as usize].path.links {
+            for l in allocation.demands[d as usize].paths[p as usize]
+                .path
+                .links
+                .iter()
+            {
                 arc_items[fill[l.index()] as usize] = i as u32;
                 fill[l.index()] += 1;
             }
@@ -289,7 +293,7 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
         let (d, p, pf) = base.flow(i);
         let demand = &tm.demands()[d];
         let c = demand.class.index();
-        for l in &pf.path.links {
+        for l in pf.path.links.iter() {
             load_class[l.index() * nclass + c] -= pf.rate;
             changed[l.index()] = true;
         }
@@ -300,7 +304,7 @@ pub fn local_repair(base: &Base, failed: &Failed, keep_allocation: bool) -> Loca
             .filter(|_| !failed.site(demand.src) && !failed.site(demand.dst));
         match backup {
             Some(bp) => {
-                for l in &bp.links {
+                for l in bp.links.iter() {
                     load_class[l.index() * nclass + c] += pf.rate;
                     changed[l.index()] = true;
                 }
@@ -508,7 +512,7 @@ pub fn reoptimise(
                 continue;
             }
             for pf in &da.paths {
-                for l in &pf.path.links {
+                for l in pf.path.links.iter() {
                     residual[l.index()] -= pf.rate;
                 }
             }
@@ -610,7 +614,7 @@ pub fn reoptimise(
         };
         delivered[tm.demands()[d].class.index()] += flows.iter().map(|pf| pf.rate).sum::<f64>();
         for pf in flows {
-            for l in &pf.path.links {
+            for l in pf.path.links.iter() {
                 load[l.index()] += pf.rate;
             }
         }

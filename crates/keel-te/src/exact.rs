@@ -219,7 +219,7 @@ fn validate(problem: &Problem, opts: &SolveOptions) -> Result<(), TeError> {
                 return Err(bad(&format!("link #{} does not exist", l.0)));
             }
             let mut at = d.src;
-            for l in &p.links {
+            for l in p.links.iter() {
                 let link = topo.link(*l);
                 if link.src != at {
                     return Err(bad(&format!(

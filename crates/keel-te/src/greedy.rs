@@ -38,7 +38,7 @@ pub fn greedy(problem: &Problem) -> Allocation {
                 .fold(f64::INFINITY, f64::min);
             let take = left.min(room).max(0.0);
             if take > 0.0 && take.is_finite() {
-                for l in &pf.path.links {
+                for l in pf.path.links.iter() {
                     residual[l.index()] -= take;
                 }
                 pf.rate = take;

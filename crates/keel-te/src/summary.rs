@@ -61,7 +61,7 @@ pub fn summarize(topo: &Topology, tm: &TrafficMatrix, alloc: &Allocation) -> Sum
     let carried = alloc.carried();
     let mut load = vec![0.0; topo.link_count()];
     for pf in alloc.demands.iter().flat_map(|d| &d.paths) {
-        for l in &pf.path.links {
+        for l in pf.path.links.iter() {
             if let Some(x) = load.get_mut(l.index()) {
                 *x += pf.rate;
             }

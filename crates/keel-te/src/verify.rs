@@ -258,7 +258,7 @@ fn check(
             }
             let mut visited = HashSet::new();
             visited.insert(first);
-            for &l in links {
+            for &l in links.iter() {
                 let site = ends(l).1;
                 if !visited.insert(site) {
                     bad.push(Violation::Loop {
@@ -270,7 +270,7 @@ fn check(
                 }
             }
             if pf.rate.is_finite() {
-                for &l in links {
+                for &l in links.iter() {
                     load[l.index()] += pf.rate;
                 }
             }

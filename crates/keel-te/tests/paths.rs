@@ -164,8 +164,8 @@ fn parallel_links_are_distinct_paths() {
     let (a, c) = (SiteId(0), SiteId(2));
     let paths = k_shortest(&topo, a, c, 5, PathMetric::Igp, None);
     assert_eq!(paths.len(), 2);
-    assert_eq!(paths[0].links, vec![LinkId(0), LinkId(2)]);
-    assert_eq!(paths[1].links, vec![LinkId(1), LinkId(2)]);
+    assert_eq!(paths[0].links[..], [LinkId(0), LinkId(2)]);
+    assert_eq!(paths[1].links[..], [LinkId(1), LinkId(2)]);
     // Hops tie: ordered by link ids.
     let hops = k_shortest(&topo, a, c, 5, PathMetric::Hops, None);
     assert_eq!(hops, paths);
@@ -174,7 +174,7 @@ fn parallel_links_are_distinct_paths() {
     excluded[0] = true;
     let rest = k_shortest(&topo, a, c, 5, PathMetric::Igp, Some(&excluded));
     assert_eq!(rest.len(), 1);
-    assert_eq!(rest[0].links, vec![LinkId(1), LinkId(2)]);
+    assert_eq!(rest[0].links[..], [LinkId(1), LinkId(2)]);
     assert!(k_shortest(&topo, c, a, 3, PathMetric::Igp, None).is_empty());
     assert!(k_shortest(&topo, a, a, 3, PathMetric::Igp, None).is_empty());
 }
@@ -192,7 +192,7 @@ fn disjoint_paths_share_no_link_or_srlg() {
         let mut used = HashSet::new();
         for p in &ed {
             assert_simple_path(&topo, src, dst, &p.links);
-            for l in &p.links {
+            for l in p.links.iter() {
                 assert!(used.insert(*l), "seed {seed}: link {l:?} shared");
             }
         }
@@ -350,7 +350,7 @@ fn compute_paths_is_deterministic_shared_and_sorted() {
                 }
                 let keys: Vec<(f64, &[LinkId])> = ps
                     .iter()
-                    .map(|p| (path_cost(&w, &p.links), p.links.as_slice()))
+                    .map(|p| (path_cost(&w, &p.links), &p.links[..]))
                     .collect();
                 assert!(
                     keys.windows(2)

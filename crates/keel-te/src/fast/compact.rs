@@ -103,6 +103,9 @@ pub(crate) struct Forest {
     pub tip: Vec<u32>,
 }
 
+/// No node (end of a sibling list).
+const NONE: u32 = u32::MAX;
+
 /// One chunk's nodes: parents and segments, root first.
 pub(crate) struct Nodes<'f> {
     pub parent: &'f [u32],
@@ -153,21 +156,28 @@ impl Forest {
             .par_iter()
             .map(|range| {
                 let paths = c.path_start[range.start]..c.path_start[range.end];
-                // Keyed by parent << 32 | segment.
-                let mut child: FxHashMap<u64, u32> = FxHashMap::default();
                 let (mut parent, mut seg) = (vec![0u32], vec![u32::MAX]);
+                // Children as sibling lists, not a hash table: past the root a
+                // node has a handful of children, and a short scan of nearby
+                // memory beats hashing every step (Kdl: 17M steps).
+                let (mut first_child, mut next_sibling) = (vec![NONE], vec![NONE]);
                 let mut tip = Vec::with_capacity(paths.len());
                 for p in paths {
                     let mut node = 0u32;
                     for &s in c.path_segments(p) {
-                        let next = parent.len() as u32;
-                        node = *child
-                            .entry(u64::from(node) << 32 | u64::from(s))
-                            .or_insert_with(|| {
-                                parent.push(node);
-                                seg.push(s);
-                                next
-                            });
+                        let mut k = first_child[node as usize];
+                        while k != NONE && seg[k as usize] != s {
+                            k = next_sibling[k as usize];
+                        }
+                        if k == NONE {
+                            k = parent.len() as u32;
+                            parent.push(node);
+                            seg.push(s);
+                            first_child.push(NONE);
+                            next_sibling.push(first_child[node as usize]);
+                            first_child[node as usize] = k;
+                        }
+                        node = k;
                     }
                     tip.push(node);
                 }

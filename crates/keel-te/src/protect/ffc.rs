@@ -197,7 +197,7 @@ pub fn solve_ffc(
             let paths = &problem.paths.per_demand[d];
             let cols: Vec<usize> = paths.iter().map(|_| lp.var(0.0)).collect();
             for (p, path) in paths.iter().enumerate() {
-                for l in &path.links {
+                for l in path.links.iter() {
                     by_arc[l.index()].push((cols[p], 1.0));
                 }
             }
@@ -303,7 +303,7 @@ fn repair(
     let mut load = vec![0.0; topo.link_count()];
     for (d, ps) in paths.iter().enumerate() {
         for (p, path) in ps.iter().enumerate() {
-            for l in &path.links {
+            for l in path.links.iter() {
                 load[l.index()] += reserved[d][p];
             }
         }

@@ -374,7 +374,7 @@ fn backup_of(
         .flat_map(|&p| risk.link_arcs[p as usize].iter().copied())
         .collect();
     let mut srlg_ban: Vec<LinkId> = Vec::new();
-    for l in &primary.links {
+    for l in primary.links.iter() {
         for &g in &risk.srlgs_of_arc[l.index()] {
             srlg_ban.extend(risk.srlg_arcs[g as usize].iter().copied());
         }
@@ -445,7 +445,7 @@ fn backup_of(
             let mut per_link = Vec::with_capacity(phys.len());
             let mut srlg_ok = true;
             let mut seen = Vec::new();
-            for l in &primary.links {
+            for l in primary.links.iter() {
                 let p = risk.link_of_arc[l.index()];
                 if seen.contains(&p) {
                     continue;
