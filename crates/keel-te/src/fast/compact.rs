@@ -106,6 +106,67 @@ pub(crate) struct Forest {
 /// No node (end of a sibling list).
 const NONE: u32 = u32::MAX;
 
+/// One chunk's forest while paths are added. Children are kept as sibling
+/// lists, not a hash table: past the root a node has a handful of children,
+/// and a short scan of nearby memory beats hashing every step (Kdl: 17M steps).
+struct Grower {
+    parent: Vec<u32>,
+    seg: Vec<u32>,
+    first_child: Vec<u32>,
+    next_sibling: Vec<u32>,
+}
+
+impl Default for Grower {
+    /// Just the root.
+    fn default() -> Grower {
+        Grower {
+            parent: vec![0],
+            seg: vec![NONE],
+            first_child: vec![NONE],
+            next_sibling: vec![NONE],
+        }
+    }
+}
+
+impl Grower {
+    fn from_nodes(nodes: &Nodes) -> Grower {
+        let n = nodes.len();
+        let mut g = Grower {
+            parent: nodes.parent.to_vec(),
+            seg: nodes.seg.to_vec(),
+            first_child: vec![NONE; n],
+            next_sibling: vec![NONE; n],
+        };
+        for k in 1..n {
+            let p = g.parent[k] as usize;
+            g.next_sibling[k] = g.first_child[p];
+            g.first_child[p] = k as u32;
+        }
+        g
+    }
+
+    /// The node where the run sequence `segs` ends, added as needed.
+    fn insert(&mut self, segs: &[u32]) -> u32 {
+        let mut node = 0u32;
+        for &s in segs {
+            let mut k = self.first_child[node as usize];
+            while k != NONE && self.seg[k as usize] != s {
+                k = self.next_sibling[k as usize];
+            }
+            if k == NONE {
+                k = self.parent.len() as u32;
+                self.parent.push(node);
+                self.seg.push(s);
+                self.first_child.push(NONE);
+                self.next_sibling.push(self.first_child[node as usize]);
+                self.first_child[node as usize] = k;
+            }
+            node = k;
+        }
+        node
+    }
+}
+
 /// One chunk's nodes: parents and segments, root first.
 pub(crate) struct Nodes<'f> {
     pub parent: &'f [u32],
@@ -150,38 +211,45 @@ impl Nodes<'_> {
 }
 
 impl Forest {
+    /// The forests of `c`'s paths, from scratch.
     pub(super) fn build(c: &Compact) -> Forest {
-        let chunks = c.chunk_ranges();
-        let pieces: Vec<(Vec<u32>, Vec<u32>, Vec<u32>)> = chunks
+        Forest::assemble(c, c.chunk_ranges(), |_| Grower::default(), |_| None)
+    }
+
+    /// The forests of a patched problem `c` whose chunk k (`chunks[k]`) holds
+    /// some of `old`'s chunk k demands plus new ones; `was[p]` is the old index
+    /// of path p if it was copied. Old nodes stay (those of dropped paths
+    /// unused), copied paths keep their tips, new paths are inserted: the cost
+    /// is the old node count plus the new paths' lengths, not a rebuild.
+    pub(super) fn patched(
+        old: &Forest,
+        c: &Compact,
+        chunks: Vec<Range<usize>>,
+        was: &[Option<u32>],
+    ) -> Forest {
+        Forest::assemble(
+            c,
+            chunks,
+            |k| Grower::from_nodes(&old.nodes(k)),
+            |p| was[p].map(|q| old.tip[q as usize]),
+        )
+    }
+
+    fn assemble(
+        c: &Compact,
+        chunks: Vec<Range<usize>>,
+        start: impl Fn(usize) -> Grower + Sync,
+        kept_tip: impl Fn(usize) -> Option<u32> + Sync,
+    ) -> Forest {
+        let pieces: Vec<(Grower, Vec<u32>)> = chunks
             .par_iter()
-            .map(|range| {
-                let paths = c.path_start[range.start]..c.path_start[range.end];
-                let (mut parent, mut seg) = (vec![0u32], vec![u32::MAX]);
-                // Children as sibling lists, not a hash table: past the root a
-                // node has a handful of children, and a short scan of nearby
-                // memory beats hashing every step (Kdl: 17M steps).
-                let (mut first_child, mut next_sibling) = (vec![NONE], vec![NONE]);
-                let mut tip = Vec::with_capacity(paths.len());
-                for p in paths {
-                    let mut node = 0u32;
-                    for &s in c.path_segments(p) {
-                        let mut k = first_child[node as usize];
-                        while k != NONE && seg[k as usize] != s {
-                            k = next_sibling[k as usize];
-                        }
-                        if k == NONE {
-                            k = parent.len() as u32;
-                            parent.push(node);
-                            seg.push(s);
-                            first_child.push(NONE);
-                            next_sibling.push(first_child[node as usize]);
-                            first_child[node as usize] = k;
-                        }
-                        node = k;
-                    }
-                    tip.push(node);
-                }
-                (parent, seg, tip)
+            .enumerate()
+            .map(|(k, range)| {
+                let mut g = start(k);
+                let tips = (c.path_start[range.start]..c.path_start[range.end])
+                    .map(|p| kept_tip(p).unwrap_or_else(|| g.insert(c.path_segments(p))))
+                    .collect();
+                (g, tips)
             })
             .collect();
         let mut f = Forest {
@@ -189,13 +257,17 @@ impl Forest {
             node_start: vec![0],
             ..Forest::default()
         };
-        for (parent, seg, tip) in pieces {
-            f.parent.extend(parent);
-            f.seg.extend(seg);
-            f.tip.extend(tip);
+        for (g, tips) in pieces {
+            f.parent.extend(g.parent);
+            f.seg.extend(g.seg);
+            f.tip.extend(tips);
             f.node_start.push(f.parent.len());
         }
         f
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.parent.len()
     }
 
     pub fn nodes(&self, chunk: usize) -> Nodes<'_> {

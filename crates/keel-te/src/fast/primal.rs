@@ -175,7 +175,7 @@ pub(crate) fn max_utilisation(c: &Compact, x: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -183,8 +183,51 @@ mod tests {
     use crate::testing::random_instance;
     use crate::{PathKind, PathOptions, Problem, compute_paths};
 
-    /// The forest-based sums, loads and fits against the same figures taken
-    /// link by link along each path.
+    /// The forest-based sums, loads and fits of `c` against the same figures
+    /// taken link by link along each path.
+    pub(crate) fn assert_forests_agree(c: &Compact, rng: &mut ChaCha8Rng, what: &str) {
+        let price: Vec<f64> = (0..c.link_count()).map(|_| rng.random::<f64>()).collect();
+        let x: Vec<f64> = (0..c.path_count()).map(|_| rng.random::<f64>()).collect();
+        let sums = path_sums(c, &price);
+        let mut load = vec![0.0; c.link_count()];
+        for p in 0..c.path_count() {
+            let links = c.path_links(p);
+            let direct: f64 = links.iter().map(|&l| price[l as usize]).sum();
+            assert!(
+                (sums[p] - direct).abs() <= 1e-12 * links.len() as f64,
+                "{what}"
+            );
+            links.iter().for_each(|&l| load[l as usize] += x[p]);
+        }
+        for (a, b) in loads(c, &x).iter().zip(&load) {
+            assert!((a - b).abs() <= 1e-9 * b.max(1.0), "{what}: {a} vs {b}");
+        }
+        // Half the capacity: fitting must scale every path by its worst link.
+        let half: Vec<f64> = c.cap.iter().map(|v| v * 0.5).collect();
+        let mut fitted = x.clone();
+        fit_within(c, &mut fitted, &half);
+        for (e, l) in loads(c, &fitted).iter().enumerate() {
+            assert!(
+                *l <= half[e] * (1.0 + 1e-9),
+                "{what}: link {e} {l} > {}",
+                half[e]
+            );
+        }
+        let factor: Vec<f64> = half
+            .iter()
+            .zip(&load)
+            .map(|(c, l)| if l > c { c / l } else { 1.0 })
+            .collect();
+        for p in 0..c.path_count() {
+            let f = c
+                .path_links(p)
+                .iter()
+                .map(|&l| factor[l as usize])
+                .fold(1.0, f64::min);
+            assert!((fitted[p] - x[p] * f).abs() <= 1e-9 * x[p], "{what}");
+        }
+    }
+
     #[test]
     fn prefix_forests_agree_with_paths_link_by_link() {
         for seed in 0..30 {
@@ -207,51 +250,7 @@ mod tests {
             };
             let capacity: Vec<f64> = topo.links().iter().map(|l| l.capacity.bps()).collect();
             let c = Compact::new(&problem, &capacity, |d| d % 5 != 3);
-            let price: Vec<f64> = (0..c.link_count()).map(|_| rng.random::<f64>()).collect();
-            let x: Vec<f64> = (0..c.path_count()).map(|_| rng.random::<f64>()).collect();
-
-            let sums = path_sums(&c, &price);
-            let mut load = vec![0.0; c.link_count()];
-            for p in 0..c.path_count() {
-                let links = c.path_links(p);
-                let direct: f64 = links.iter().map(|&l| price[l as usize]).sum();
-                assert!(
-                    (sums[p] - direct).abs() <= 1e-12 * links.len() as f64,
-                    "seed {seed}"
-                );
-                links.iter().for_each(|&l| load[l as usize] += x[p]);
-            }
-            for (a, b) in loads(&c, &x).iter().zip(&load) {
-                assert!(
-                    (a - b).abs() <= 1e-9 * b.max(1.0),
-                    "seed {seed}: {a} vs {b}"
-                );
-            }
-
-            // Half the capacity: fitting must scale every path by its worst link.
-            let half: Vec<f64> = c.cap.iter().map(|v| v * 0.5).collect();
-            let mut fitted = x.clone();
-            fit_within(&c, &mut fitted, &half);
-            for (e, l) in loads(&c, &fitted).iter().enumerate() {
-                assert!(
-                    *l <= half[e] * (1.0 + 1e-9),
-                    "seed {seed}: link {e} {l} > {}",
-                    half[e]
-                );
-            }
-            let factor: Vec<f64> = half
-                .iter()
-                .zip(&load)
-                .map(|(c, l)| if l > c { c / l } else { 1.0 })
-                .collect();
-            for p in 0..c.path_count() {
-                let f = c
-                    .path_links(p)
-                    .iter()
-                    .map(|&l| factor[l as usize])
-                    .fold(1.0, f64::min);
-                assert!((fitted[p] - x[p] * f).abs() <= 1e-9 * x[p], "seed {seed}");
-            }
+            assert_forests_agree(&c, &mut rng, &format!("seed {seed}"));
         }
     }
 }

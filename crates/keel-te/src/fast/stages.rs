@@ -47,14 +47,14 @@ pub(crate) struct Kept {
     /// Per demand, its index when the stages were packed (None: new); absent
     /// while demands keep their indices.
     was: Option<Vec<Option<usize>>>,
-    /// Per stage, the segments it had when packed from scratch.
-    packed_segments: Vec<usize>,
+    /// Per stage, the segments and forest nodes it had when packed from scratch.
+    packed: Vec<(usize, usize)>,
 }
 
-/// A patched problem keeps the segments of replaced paths (priced every
-/// iteration, used by none); once it has this many times the segments it was
-/// packed with, it is packed afresh.
-const SEGMENT_GROWTH: usize = 2;
+/// A patched problem keeps the segments and forest nodes of replaced paths
+/// (priced every iteration, used by none); once it has this many times the
+/// segments or nodes it was packed with, it is packed afresh.
+const GROWTH: usize = 2;
 
 impl Kept {
     pub fn paths_changed(&mut self, demand: usize) {
@@ -98,16 +98,18 @@ impl Stages for Kept {
         keep: &dyn Fn(usize) -> bool,
     ) -> &Compact {
         let fresh = self.stages.get(level).is_none_or(|c| {
+            let packed = self.packed[level];
             c.link_count() != capacity.len()
-                || c.segments.count() > SEGMENT_GROWTH * self.packed_segments[level]
+                || c.segments.count() > GROWTH * packed.0
+                || c.forest.node_count() > GROWTH * packed.1
         });
         if fresh {
             let c = Compact::new(problem, capacity, keep);
             if level >= self.stages.len() {
                 self.stages.resize_with(level + 1, placeholder);
-                self.packed_segments.resize(level + 1, 0);
+                self.packed.resize(level + 1, (0, 0));
             }
-            self.packed_segments[level] = c.segments.count();
+            self.packed[level] = (c.segments.count(), c.forest.node_count());
             self.stages[level] = c;
             return &self.stages[level];
         }
@@ -208,8 +210,49 @@ fn patch(
     for (r, &d) in c.rate.iter_mut().zip(&c.demand) {
         *r = demands[d].rate.bps() / scale;
     }
-    c.index();
+    match patched_chunks(&old, &from) {
+        Some(chunks) => {
+            let mut was = Vec::with_capacity(c.path_count());
+            for (i, f) in from.iter().enumerate() {
+                match f {
+                    Some(j) => was.extend(
+                        (old.path_start[*j]..old.path_start[j + 1]).map(|p| Some(p as u32)),
+                    ),
+                    None => was.extend(c.paths(i).map(|_| None)),
+                }
+            }
+            c.forest = compact::Forest::patched(&old.forest, &c, chunks, &was);
+        }
+        None => c.index(),
+    }
     c
+}
+
+/// Chunks for a patched problem whose demand i was old demand `from[i]` (None:
+/// packed anew) that keep each copied demand in its old chunk, so that the old
+/// forests still hold their paths: chunk k runs from the first demand copied
+/// from old chunk k or later, and new demands join the chunk before them. None
+/// if the copied demands are out of their old order.
+fn patched_chunks(old: &Compact, from: &[Option<usize>]) -> Option<Vec<Range<usize>>> {
+    let old_chunks = old.chunks();
+    if old_chunks.is_empty() {
+        return None;
+    }
+    let mut starts = vec![0];
+    let mut last = None;
+    for (i, f) in from.iter().enumerate() {
+        let Some(j) = *f else { continue };
+        if last.is_some_and(|l| j <= l) {
+            return None;
+        }
+        last = Some(j);
+        while j >= old_chunks[starts.len() - 1].end {
+            starts.push(i);
+        }
+    }
+    starts.resize(old_chunks.len(), from.len());
+    starts.push(from.len());
+    Some(starts.windows(2).map(|w| w[0]..w[1]).collect())
 }
 
 /// Appends old demands `range` with their packed paths.
@@ -239,4 +282,78 @@ fn copy_demands(old: &Compact, range: Range<usize>, c: &mut Compact) {
             .iter()
             .map(|s| s - s0 + seg_shift),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_model::{ClassSet, TrafficMatrix};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::fast::primal::tests::assert_forests_agree;
+    use crate::testing::random_instance;
+    use crate::{CandidatePaths, PathKind, PathOptions, compute_paths};
+
+    /// Patched stages (demands dropped, renumbered, some re-pathed) price and
+    /// load their paths exactly as a fresh packing would, several patches in a
+    /// row.
+    #[test]
+    fn patched_forests_still_hold_every_path() {
+        for seed in 0..20 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (topo, tm) = random_instance(&mut rng, 6..=14, 40..=120);
+            let capacity: Vec<f64> = topo.links().iter().map(|l| l.capacity.bps()).collect();
+            let opts = |kind| PathOptions {
+                k: 3,
+                kind,
+                ..PathOptions::default()
+            };
+            let mut paths = compute_paths(&topo, &tm, &opts(PathKind::Shortest));
+            let mut tm = tm;
+            let mut kept = Kept::default();
+            let problem = Problem {
+                topology: &topo,
+                traffic: &tm,
+                paths: &paths,
+            };
+            kept.stage(&problem, &capacity, 0, &|_| true);
+            for round in 0..3 {
+                // Drop every fourth demand (renumbering the rest), then give
+                // every third survivor edge-disjoint paths instead.
+                let was: Vec<Option<usize>> = (0..tm.len())
+                    .filter(|d| (d + round) % 4 != 0)
+                    .map(Some)
+                    .collect();
+                let demands = was.iter().flatten().map(|&d| tm.demands()[d]).collect();
+                let next = TrafficMatrix::new(&topo, ClassSet::default(), demands).expect("tm");
+                let disjoint = compute_paths(&topo, &next, &opts(PathKind::EdgeDisjoint));
+                kept.renumber(was.clone());
+                let per_demand = was
+                    .iter()
+                    .enumerate()
+                    .map(|(d, w)| {
+                        if d % 3 == round % 3 {
+                            kept.paths_changed(d);
+                            disjoint.per_demand[d].clone()
+                        } else {
+                            paths.per_demand[w.expect("kept")].clone()
+                        }
+                    })
+                    .collect();
+                (tm, paths) = (next, CandidatePaths { per_demand });
+                let problem = Problem {
+                    topology: &topo,
+                    traffic: &tm,
+                    paths: &paths,
+                };
+                let c = kept.stage(&problem, &capacity, 0, &|_| true);
+                let fresh = Compact::new(&problem, &capacity, |_| true);
+                assert_eq!(c.demand, fresh.demand, "seed {seed} round {round}");
+                assert_eq!(c.links, fresh.links, "seed {seed} round {round}");
+                assert_forests_agree(c, &mut rng, &format!("seed {seed} round {round}"));
+                kept.settled();
+            }
+        }
+    }
 }
