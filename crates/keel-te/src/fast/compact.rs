@@ -64,6 +64,13 @@ impl Segments {
             .collect()
     }
 
+    /// Ids in this table of each of `other`'s segments, added as needed.
+    pub(super) fn adopt(&mut self, other: &Segments) -> Vec<u32> {
+        (0..other.count())
+            .map(|s| self.intern(other.links_of(s)))
+            .collect()
+    }
+
     /// Per-link totals of per-segment amounts.
     pub fn spread(&self, seg_amount: &[f64], links: usize) -> Vec<f64> {
         let mut load = vec![0.0; links];
@@ -279,6 +286,18 @@ impl Forest {
     }
 }
 
+/// Demands per piece of a parallel packing: enough pieces to keep two to a
+/// few dozen threads busy on Kdl, few enough that merging their run tables
+/// stays cheap. Tiny in unit tests, so that their instances merge many pieces.
+const PACK_PIECE: usize = if cfg!(test) { 7 } else { 8192 };
+
+/// Demands packed on their own (see [`Compact::pack`]): `remap` takes the
+/// piece's run ids to those of the problem it was packed for.
+pub(super) struct Piece {
+    pub compact: Compact,
+    pub remap: Vec<u32>,
+}
+
 /// bit/s per scaled unit: the largest link capacity.
 pub(super) fn capacity_scale(problem: &Problem) -> f64 {
     problem
@@ -301,7 +320,7 @@ pub(super) fn kept(problem: &Problem, d: usize) -> bool {
 }
 
 /// Sites with exactly two distinct neighbours (either direction).
-pub(super) fn pass_through(problem: &Problem) -> Vec<bool> {
+fn pass_through(problem: &Problem) -> Vec<bool> {
     let topo = problem.topology;
     topo.site_ids()
         .map(|v| {
@@ -349,14 +368,83 @@ impl Compact {
     /// Packs the demands `keep` selects; `capacity` in bit/s per link.
     pub fn new(problem: &Problem, capacity: &[f64], keep: impl Fn(usize) -> bool) -> Compact {
         let mut c = Compact::empty(capacity, capacity_scale(problem));
-        let pass_through = pass_through(problem);
-        for d in 0..problem.traffic.len() {
-            if kept(problem, d) && keep(d) {
-                c.push_demand(problem, &pass_through, d);
-            }
+        let wanted: Vec<usize> = (0..problem.traffic.len())
+            .filter(|&d| kept(problem, d) && keep(d))
+            .collect();
+        for piece in c.pack(problem, &wanted) {
+            c.copy_demands(
+                &piece.compact,
+                0..piece.compact.demand_count(),
+                Some(&piece.remap),
+            );
         }
         c.index();
         c
+    }
+
+    /// Demands `ds` packed in parallel pieces, each with its own table of runs;
+    /// their runs are then taken into this problem's table (in order, so run
+    /// ids come out as a one-by-one packing numbers them).
+    pub(super) fn pack(&mut self, problem: &Problem, ds: &[usize]) -> Vec<Piece> {
+        let pass_through = pass_through(problem);
+        let links = self.link_count();
+        let pieces: Vec<Compact> = ds
+            .par_chunks(PACK_PIECE)
+            .map(|part| {
+                let mut p = Compact::with_links(links, Vec::new(), self.scale);
+                for &d in part {
+                    p.push_demand(problem, &pass_through, d);
+                }
+                p
+            })
+            .collect();
+        pieces
+            .into_iter()
+            .map(|compact| Piece {
+                remap: self.segments.adopt(&compact.segments),
+                compact,
+            })
+            .collect()
+    }
+
+    /// Appends demands `range` of `from` with their packed paths; `remap` maps
+    /// `from`'s run ids to this problem's (None: they share the table).
+    pub(super) fn copy_demands(
+        &mut self,
+        from: &Compact,
+        range: Range<usize>,
+        remap: Option<&[u32]>,
+    ) {
+        let (p0, p1) = (from.path_start[range.start], from.path_start[range.end]);
+        let (l0, l1) = (from.link_start[p0], from.link_start[p1]);
+        let (s0, s1) = (from.seg_run_start[p0], from.seg_run_start[p1]);
+        let path_shift = self.path_count();
+        let link_shift = self.links.len();
+        let seg_shift = self.path_segs.len();
+        self.demand.extend_from_slice(&from.demand[range.clone()]);
+        self.rate.extend_from_slice(&from.rate[range.clone()]);
+        self.path_start.extend(
+            from.path_start[range.start + 1..=range.end]
+                .iter()
+                .map(|p| p - p0 + path_shift),
+        );
+        self.links.extend_from_slice(&from.links[l0..l1]);
+        self.link_start.extend(
+            from.link_start[p0 + 1..=p1]
+                .iter()
+                .map(|l| l - l0 + link_shift),
+        );
+        match remap {
+            None => self.path_segs.extend_from_slice(&from.path_segs[s0..s1]),
+            Some(m) => self
+                .path_segs
+                .extend(from.path_segs[s0..s1].iter().map(|&s| m[s as usize])),
+        }
+        self.seg_run_start.extend(
+            from.seg_run_start[p0 + 1..=p1]
+                .iter()
+                .map(|s| s - s0 + seg_shift),
+        );
     }
 
     /// Builds the prefix forests of the packed paths.
@@ -366,6 +454,11 @@ impl Compact {
 
     /// No demands; `capacity` in bit/s per link, `scale` bit/s per unit.
     pub(super) fn empty(capacity: &[f64], scale: f64) -> Compact {
+        let cap = capacity.iter().map(|v| v.max(0.0) / scale).collect();
+        Compact::with_links(capacity.len(), cap, scale)
+    }
+
+    fn with_links(links: usize, cap: Vec<f64>, scale: f64) -> Compact {
         Compact {
             demand: Vec::new(),
             rate: Vec::new(),
@@ -374,15 +467,15 @@ impl Compact {
             links: Vec::new(),
             seg_run_start: vec![0],
             path_segs: Vec::new(),
-            segments: Segments::with_links(capacity.len()),
+            segments: Segments::with_links(links),
             forest: Forest::default(),
-            cap: capacity.iter().map(|v| v.max(0.0) / scale).collect(),
+            cap,
             scale,
         }
     }
 
     /// Appends demand `d` with its candidate paths, split into segments.
-    pub(super) fn push_demand(&mut self, problem: &Problem, pass_through: &[bool], d: usize) {
+    fn push_demand(&mut self, problem: &Problem, pass_through: &[bool], d: usize) {
         let topo = problem.topology;
         self.demand.push(d);
         self.rate

@@ -166,7 +166,6 @@ fn patch(
         }
         return old;
     }
-    let pass_through = compact::pass_through(problem);
     let mut c = Compact {
         demand: Vec::with_capacity(wanted.len()),
         rate: Vec::with_capacity(wanted.len()),
@@ -183,27 +182,40 @@ fn patch(
     c.path_start.push(0);
     c.link_start.push(0);
     c.seg_run_start.push(0);
+    // The demands to pack anew, packed in parallel first, taken in order below.
+    let fresh: Vec<usize> = wanted
+        .iter()
+        .zip(&from)
+        .filter(|(_, f)| f.is_none())
+        .map(|(d, _)| *d)
+        .collect();
+    let pieces = c.pack(problem, &fresh);
+    let mut next_fresh = pieces
+        .iter()
+        .flat_map(|p| (0..p.compact.demand_count()).map(move |i| (p, i)));
     // Old demands kept as they were, as a run of old positions to copy in one go.
     let mut run: Option<Range<usize>> = None;
-    for (&d, &f) in wanted.iter().zip(&from) {
+    for &f in &from {
         match (f, &mut run) {
             (Some(i), Some(r)) if r.end == i => r.end = i + 1,
             (Some(i), _) => {
                 if let Some(r) = run.take() {
-                    copy_demands(&old, r, &mut c);
+                    c.copy_demands(&old, r, None);
                 }
                 run = Some(i..i + 1);
             }
             (None, _) => {
                 if let Some(r) = run.take() {
-                    copy_demands(&old, r, &mut c);
+                    c.copy_demands(&old, r, None);
                 }
-                c.push_demand(problem, &pass_through, d);
+                if let Some((p, i)) = next_fresh.next() {
+                    c.copy_demands(&p.compact, i..i + 1, Some(&p.remap));
+                }
             }
         }
     }
     if let Some(r) = run.take() {
-        copy_demands(&old, r, &mut c);
+        c.copy_demands(&old, r, None);
     }
     // Copied demands carry their old numbers and rates.
     c.demand = wanted;
@@ -253,35 +265,6 @@ fn patched_chunks(old: &Compact, from: &[Option<usize>]) -> Option<Vec<Range<usi
     starts.resize(old_chunks.len(), from.len());
     starts.push(from.len());
     Some(starts.windows(2).map(|w| w[0]..w[1]).collect())
-}
-
-/// Appends old demands `range` with their packed paths.
-fn copy_demands(old: &Compact, range: Range<usize>, c: &mut Compact) {
-    let (p0, p1) = (old.path_start[range.start], old.path_start[range.end]);
-    let (l0, l1) = (old.link_start[p0], old.link_start[p1]);
-    let (s0, s1) = (old.seg_run_start[p0], old.seg_run_start[p1]);
-    let path_shift = c.link_start.len() - 1;
-    let link_shift = c.links.len();
-    let seg_shift = c.path_segs.len();
-    c.demand.extend_from_slice(&old.demand[range.clone()]);
-    c.rate.extend_from_slice(&old.rate[range.clone()]);
-    c.path_start.extend(
-        old.path_start[range.start + 1..=range.end]
-            .iter()
-            .map(|p| p - p0 + path_shift),
-    );
-    c.links.extend_from_slice(&old.links[l0..l1]);
-    c.link_start.extend(
-        old.link_start[p0 + 1..=p1]
-            .iter()
-            .map(|l| l - l0 + link_shift),
-    );
-    c.path_segs.extend_from_slice(&old.path_segs[s0..s1]);
-    c.seg_run_start.extend(
-        old.seg_run_start[p0 + 1..=p1]
-            .iter()
-            .map(|s| s - s0 + seg_shift),
-    );
 }
 
 #[cfg(test)]
