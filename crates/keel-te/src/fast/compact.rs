@@ -355,8 +355,8 @@ pub(crate) struct Compact {
     pub seg_run_start: Vec<usize>,
     pub path_segs: Vec<u32>,
     pub segments: Segments,
-    /// The same paths again as prefix forests, per chunk of demands; rebuilt by
-    /// [`Compact::index`] whenever paths change.
+    /// The same paths again as prefix forests, per chunk of demands: built by
+    /// [`Compact::index`], or patched along with the paths (`stages`).
     pub forest: Forest,
     /// Scaled capacity of each link (the residual one in later priority stages).
     pub cap: Vec<f64>,
