@@ -164,11 +164,8 @@ impl<'a> Base<'a> {
         let mut fill = count;
         let mut arc_items = vec![0u32; arc_start.last().copied().unwrap_or(0) as usize];
         for (i, &(d, p)) in active.iter().enumerate() {
-            for l in allocation.demands[d as usize].paths[p as usize]
-                .path
-                .links
-                .iter()
-            {
+            let path = &allocation.demands[d as usize].paths[p as usize].path;
+            for l in path.links.iter() {
                 arc_items[fill[l.index()] as usize] = i as u32;
                 fill[l.index()] += 1;
             }

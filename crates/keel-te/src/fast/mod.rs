@@ -693,7 +693,7 @@ impl Dual for MaxFlowDual<'_> {
     fn phase_end(&mut self, lambda: &[f64], soft: &[f64]) -> f64 {
         let mut x = soft.to_vec();
         primal::fit_capacity(self.c, &mut x);
-        primal::fill(self.c, &mut x, lambda);
+        primal::fill(self.c, &mut x, &primal::path_sums(self.c, lambda));
         let value: f64 = x.iter().sum();
         if value > self.best_value {
             self.best_value = value;
@@ -809,12 +809,13 @@ impl Dual for RoutingDual<'_> {
         // the MLU): squeeze the best routing into utilisations between the bound
         // and its own, refilling greedily by price.
         if self.best_mlu.is_finite() && self.best_lower > 0.0 {
+            let cost = primal::path_sums(self.c, lambda);
             for target in [
                 self.best_lower * (1.0 + 0.25 * self.target),
                 0.5 * (self.best_lower + self.best_mlu),
             ] {
                 if target < self.best_mlu {
-                    let y = primal::rebalance(self.c, &self.best_x, lambda, target);
+                    let y = primal::rebalance(self.c, &self.best_x, &cost, target);
                     self.consider(y);
                 }
             }

@@ -86,19 +86,19 @@ pub(crate) fn fit_within(c: &Compact, x: &mut [f64], cap: &[f64]) {
 }
 
 /// Greedily adds each demand's unserved traffic onto its paths, cheapest first
-/// under `price`, as far as residual capacity allows. Keeps feasibility.
-pub(crate) fn fill(c: &Compact, x: &mut [f64], price: &[f64]) {
-    fill_within(c, x, price, &c.cap);
+/// by `cost` (per path, see [`path_sums`]), as far as residual capacity allows.
+/// Keeps feasibility.
+pub(crate) fn fill(c: &Compact, x: &mut [f64], cost: &[f64]) {
+    fill_within(c, x, cost, &c.cap);
 }
 
 /// `fill` against capacities `cap` instead of the links' own.
-pub(crate) fn fill_within(c: &Compact, x: &mut [f64], price: &[f64], cap: &[f64]) {
+pub(crate) fn fill_within(c: &Compact, x: &mut [f64], cost: &[f64], cap: &[f64]) {
     let mut residual: Vec<f64> = cap
         .iter()
         .zip(loads(c, x))
         .map(|(cap, l)| (cap - l).max(0.0))
         .collect();
-    let cost = path_sums(c, price);
     let mut order = Vec::new();
     for i in 0..c.demand_count() {
         let paths = c.paths(i);
@@ -132,9 +132,8 @@ pub(crate) fn fill_within(c: &Compact, x: &mut [f64], price: &[f64], cap: &[f64]
 }
 
 /// Tops every demand up to its full rate: in proportion to its current split,
-/// or on its cheapest path under `price` when it carries nothing.
-pub(crate) fn complete(c: &Compact, x: &mut [f64], price: &[f64]) {
-    let cost = path_sums(c, price);
+/// or on its cheapest path by `cost` (per path) when it carries nothing.
+pub(crate) fn complete(c: &Compact, x: &mut [f64], cost: &[f64]) {
     for i in 0..c.demand_count() {
         let paths = c.paths(i);
         let carried: f64 = x[paths.clone()].iter().sum();
@@ -156,12 +155,12 @@ pub(crate) fn complete(c: &Compact, x: &mut [f64], price: &[f64]) {
 /// A routing of all demand from `x` with utilisation near `target`: fitted
 /// into target·capacity, topped up greedily there, and whatever still does not
 /// fit added where the demand already goes.
-pub(crate) fn rebalance(c: &Compact, x: &[f64], price: &[f64], target: f64) -> Vec<f64> {
+pub(crate) fn rebalance(c: &Compact, x: &[f64], cost: &[f64], target: f64) -> Vec<f64> {
     let cap: Vec<f64> = c.cap.iter().map(|v| v * target).collect();
     let mut y = x.to_vec();
     fit_within(c, &mut y, &cap);
-    fill_within(c, &mut y, price, &cap);
-    complete(c, &mut y, price);
+    fill_within(c, &mut y, cost, &cap);
+    complete(c, &mut y, cost);
     y
 }
 
